@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/anvilpaas/anvil/internal/testenv"
 )
 
 func TestGroup(t *testing.T) {
@@ -116,13 +118,12 @@ func TestSignals(t *testing.T) {
 	if err := syscall.Kill(syscall.Getpid(), syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(dump.String(), "goroutine ") {
-		if time.Now().After(deadline) {
-			t.Fatal("no goroutine dump after SIGUSR1")
+	testenv.Eventually(t, 5*time.Second, func() error {
+		if !strings.Contains(dump.String(), "goroutine ") {
+			return errors.New("no goroutine dump after SIGUSR1")
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 
 	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,5 @@
+-- +goose Up
+CREATE TABLE gadgets (id int);
+
+-- +goose Down
+DROP TABLE gadgets;
