@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,44 +16,6 @@ import (
 	"github.com/anvilpaas/anvil/internal/natsembed"
 	"github.com/anvilpaas/anvil/internal/testenv"
 )
-
-// recorder is a slog.Handler that keeps messages (with attributes) for
-// assertions.
-type recorder struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
-func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
-	line := rec.Level.String() + " " + rec.Message
-	rec.Attrs(func(a slog.Attr) bool {
-		line += " " + a.String()
-		return true
-	})
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.lines = append(r.lines, line)
-	return nil
-}
-func (r *recorder) WithAttrs([]slog.Attr) slog.Handler { return r }
-func (r *recorder) WithGroup(string) slog.Handler      { return r }
-
-// has returns nil if some line contains all of substrs.
-func (r *recorder) has(substrs ...string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-next:
-	for _, l := range r.lines {
-		for _, s := range substrs {
-			if !strings.Contains(l, s) {
-				continue next
-			}
-		}
-		return nil
-	}
-	return fmt.Errorf("no log line with %q in:\n%s", substrs, strings.Join(r.lines, "\n"))
-}
 
 func startNATS(t *testing.T, port int) *natsembed.Server {
 	t.Helper()
@@ -99,8 +60,8 @@ func roundTrip(nc *nats.Conn, sub *nats.Subscription, payload string) error {
 func TestConnectPubSub(t *testing.T) {
 	t.Parallel()
 	s := testenv.NATS(t)
-	rec := &recorder{}
-	nc := connect(t, natsconn.Config{URL: s.ClientURL(), Name: "test-client"}, slog.New(rec))
+	rec := testenv.NewLogRecorder(t)
+	nc := connect(t, natsconn.Config{URL: s.ClientURL(), Name: "test-client"}, rec.Logger())
 	sub, err := nc.SubscribeSync("greetings")
 	if err != nil {
 		t.Fatal(err)
@@ -108,19 +69,19 @@ func TestConnectPubSub(t *testing.T) {
 	if err := roundTrip(nc, sub, "hi"); err != nil {
 		t.Fatal(err)
 	}
-	if err := rec.has("nats connected", s.ClientURL()); err != nil {
+	if err := rec.Find("nats connected", "url="+s.ClientURL()); err != nil {
 		t.Error(err)
 	}
 	nc.Close()
-	testenv.Eventually(t, 5*time.Second, func() error { return rec.has("nats connection closed") })
+	testenv.Eventually(t, 5*time.Second, func() error { return rec.Find("nats connection closed") })
 }
 
 func TestReconnectAfterServerRestart(t *testing.T) {
 	t.Parallel()
 	port := testenv.FreePort(t)
 	s := startNATS(t, port)
-	rec := &recorder{}
-	nc := connect(t, natsconn.Config{URL: s.ClientURL()}, slog.New(rec))
+	rec := testenv.NewLogRecorder(t)
+	nc := connect(t, natsconn.Config{URL: s.ClientURL()}, rec.Logger())
 	sub, err := nc.SubscribeSync("events")
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +96,7 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 		if nc.IsConnected() {
 			return errors.New("still connected")
 		}
-		return rec.has("WARN", "nats disconnected", "err=")
+		return rec.Find("level=WARN", "nats disconnected", "err=")
 	})
 
 	var s2 *natsembed.Server
@@ -152,7 +113,7 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 		if !nc.IsConnected() {
 			return fmt.Errorf("status %v", nc.Status())
 		}
-		return rec.has("nats reconnected", "127.0.0.1:"+strconv.Itoa(port))
+		return rec.Find("nats reconnected", "url=nats://127.0.0.1:"+strconv.Itoa(port))
 	})
 	// The subscription is restored on the new server.
 	testenv.Eventually(t, 10*time.Second, func() error { return roundTrip(nc, sub, "after") })
@@ -161,7 +122,7 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 func TestConnectBeforeServerStarts(t *testing.T) {
 	t.Parallel()
 	port := testenv.FreePort(t)
-	rec := &recorder{}
+	rec := testenv.NewLogRecorder(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	type result struct {
@@ -170,11 +131,11 @@ func TestConnectBeforeServerStarts(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		nc, err := natsconn.Connect(ctx, natsconn.Config{URL: "nats://127.0.0.1:" + strconv.Itoa(port)}, slog.New(rec))
+		nc, err := natsconn.Connect(ctx, natsconn.Config{URL: "nats://127.0.0.1:" + strconv.Itoa(port)}, rec.Logger())
 		done <- result{nc, err}
 	}()
 	// Let it fail at least once, so this really tests retrying.
-	testenv.Eventually(t, 10*time.Second, func() error { return rec.has("nats connect attempt failed") })
+	testenv.Eventually(t, 10*time.Second, func() error { return rec.Find("nats connect attempt failed") })
 	select {
 	case r := <-done:
 		t.Fatalf("Connect returned before the server started: %v", r.err)
@@ -194,18 +155,18 @@ func TestConnectBeforeServerStarts(t *testing.T) {
 func TestConnectGivesUp(t *testing.T) {
 	t.Parallel()
 	url := "nats://anvil:hunter2@127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	rec := &recorder{}
+	rec := testenv.NewLogRecorder(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
-	_, err := natsconn.Connect(ctx, natsconn.Config{URL: url}, slog.New(rec))
+	_, err := natsconn.Connect(ctx, natsconn.Config{URL: url}, rec.Logger())
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
 	}
 	if !strings.Contains(err.Error(), "refused") {
 		t.Errorf("err = %v, want the last connection error in it", err)
 	}
-	testenv.Eventually(t, 5*time.Second, func() error { return rec.has("nats connection closed") })
-	if rec.has("hunter2") == nil {
+	testenv.Eventually(t, 5*time.Second, func() error { return rec.Find("nats connection closed") })
+	if rec.Count("hunter2") != 0 {
 		t.Errorf("password leaked into the log")
 	}
 	if strings.Contains(err.Error(), "hunter2") {

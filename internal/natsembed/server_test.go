@@ -6,7 +6,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,34 +13,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/anvilpaas/anvil/internal/natsembed"
+	"github.com/anvilpaas/anvil/internal/testenv"
 )
-
-// recorder is a slog.Handler that keeps records for assertions.
-type recorder struct {
-	mu      sync.Mutex
-	records []slog.Record
-}
-
-func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
-func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.records = append(r.records, rec)
-	return nil
-}
-func (r *recorder) WithAttrs([]slog.Attr) slog.Handler { return r }
-func (r *recorder) WithGroup(string) slog.Handler      { return r }
-
-func (r *recorder) find(level slog.Level, substr string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, rec := range r.records {
-		if rec.Level == level && strings.Contains(rec.Message, substr) {
-			return true
-		}
-	}
-	return false
-}
 
 func start(t *testing.T, cfg natsembed.Config, logger *slog.Logger) *natsembed.Server {
 	t.Helper()
@@ -67,13 +40,13 @@ func connect(t *testing.T, url string, opts ...nats.Option) *nats.Conn {
 
 func TestStartPubSubShutdown(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{}
-	s := start(t, natsembed.Config{}, slog.New(rec))
+	rec := testenv.NewLogRecorder(t)
+	s := start(t, natsembed.Config{}, rec.Logger())
 	if !strings.HasPrefix(s.ClientURL(), "nats://127.0.0.1:") || s.Port() == 0 {
 		t.Fatalf("ClientURL() = %q, Port() = %d", s.ClientURL(), s.Port())
 	}
-	if !rec.find(slog.LevelInfo, "Server is ready") {
-		t.Error("server notices were not logged at Info")
+	if err := rec.Find("level=INFO", "Server is ready"); err != nil {
+		t.Errorf("server notices were not logged at Info: %v", err)
 	}
 
 	nc := connect(t, s.ClientURL())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,44 +14,19 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/anvilpaas/anvil/internal/testenv"
 )
 
-// testLogger sends logs through t.
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-// start runs s until the test ends and waits for its listener. Cleanup
-// cancels Run and fails the test if it does not return nil.
+// start runs s until the test ends and returns its base URL.
 func start(t *testing.T, s *Server) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-errc; err != nil {
-			t.Errorf("Run returned %v, want nil", err)
-		}
-	})
-	select {
-	case <-s.Ready():
-	case err := <-errc:
-		t.Fatalf("Run failed before ready: %v", err)
-	}
+	testenv.Start(t, s)
 	return "http://" + s.Addr().String()
 }
 
 func newServer(t *testing.T, reg *prometheus.Registry) *Server {
-	return New(Config{Listen: "127.0.0.1:0", CheckTimeout: 50 * time.Millisecond}, testLogger(t), reg)
+	return New(Config{Listen: "127.0.0.1:0", CheckTimeout: 50 * time.Millisecond}, testenv.Logger(t), reg)
 }
 
 func get(t *testing.T, method, url string) (int, string) {
@@ -314,7 +288,7 @@ func TestRunErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := New(Config{Listen: tt.listen}, testLogger(t), nil)
+			s := New(Config{Listen: tt.listen}, testenv.Logger(t), nil)
 			if err := s.Run(context.Background()); err == nil {
 				t.Fatal("Run succeeded, want error")
 			}
@@ -335,7 +309,7 @@ func TestRunErrors(t *testing.T) {
 // timeout, closing the connection.
 func TestShutdownBounded(t *testing.T) {
 	t.Parallel()
-	s := New(Config{Listen: "127.0.0.1:0", CheckTimeout: time.Minute, ShutdownTimeout: 100 * time.Millisecond}, testLogger(t), nil)
+	s := New(Config{Listen: "127.0.0.1:0", CheckTimeout: time.Minute, ShutdownTimeout: 100 * time.Millisecond}, testenv.Logger(t), nil)
 	entered := make(chan struct{}, 1)
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
@@ -344,11 +318,7 @@ func TestShutdownBounded(t *testing.T) {
 		<-release
 		return nil
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	errc := make(chan error, 1)
-	go func() { errc <- s.Run(ctx) }()
-	<-s.Ready()
+	stop := testenv.Start(t, s)
 
 	conn, err := net.Dial("tcp", s.Addr().String())
 	if err != nil {
@@ -361,14 +331,8 @@ func TestShutdownBounded(t *testing.T) {
 	<-entered // the request is being handled
 
 	begin := time.Now()
-	cancel()
-	select {
-	case err := <-errc:
-		if err != nil {
-			t.Fatalf("Run returned %v, want nil", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after the shutdown timeout")
+	if err := stop(); err != nil {
+		t.Fatalf("Run returned %v, want nil", err)
 	}
 	if d := time.Since(begin); d < 100*time.Millisecond {
 		t.Errorf("Run returned after %v, before the shutdown timeout: graceful wait skipped", d)

@@ -21,15 +21,15 @@ const (
 // Config describes a connection pool.
 type Config struct {
 	// DSN is a postgres:// URL or a key=value connection string.
-	DSN string
+	DSN string `yaml:"dsn"`
 	// MaxConns caps the pool size. 0 means pgxpool's default
 	// (the larger of 4 and the number of CPUs).
-	MaxConns int32
+	MaxConns int32 `yaml:"max_conns"`
 	// ConnectTimeout bounds each connection attempt. Default 5s.
-	ConnectTimeout time.Duration
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	// MaxBackoff caps the wait between attempts while the database is
 	// unreachable. Default 5s.
-	MaxBackoff time.Duration
+	MaxBackoff time.Duration `yaml:"max_backoff"`
 }
 
 // Connect opens a pool and pings the database, retrying with capped

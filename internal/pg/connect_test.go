@@ -3,7 +3,6 @@ package pg_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
@@ -19,8 +18,8 @@ import (
 
 func TestConnect(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{}
-	pool, err := pg.Connect(t.Context(), pg.Config{DSN: testenv.Postgres(t), MaxConns: 3}, slog.New(rec))
+	rec := testenv.NewLogRecorder(t)
+	pool, err := pg.Connect(t.Context(), pg.Config{DSN: testenv.Postgres(t), MaxConns: 3}, rec.Logger())
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
@@ -32,8 +31,8 @@ func TestConnect(t *testing.T) {
 	if err := pool.QueryRow(t.Context(), "SELECT 1").Scan(&one); err != nil || one != 1 {
 		t.Fatalf("SELECT 1 = %d, %v", one, err)
 	}
-	if rec.count("connected to postgres") != 1 {
-		t.Errorf("no connect log line:\n%s", rec.all())
+	if rec.Count("connected to postgres") != 1 {
+		t.Errorf("no connect log line:\n%s", rec.String())
 	}
 }
 
@@ -49,7 +48,7 @@ func TestConnectWaitsForDatabase(t *testing.T) {
 	dsn := *real
 	dsn.Host = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 
-	rec := &recorder{}
+	rec := testenv.NewLogRecorder(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	type result struct {
@@ -58,12 +57,12 @@ func TestConnectWaitsForDatabase(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		pool, err := pg.Connect(ctx, pg.Config{DSN: dsn.String(), MaxBackoff: 200 * time.Millisecond}, slog.New(rec))
+		pool, err := pg.Connect(ctx, pg.Config{DSN: dsn.String(), MaxBackoff: 200 * time.Millisecond}, rec.Logger())
 		done <- result{pool, err}
 	}()
 
 	testenv.Eventually(t, 10*time.Second, func() error {
-		if n := rec.count("postgres not reachable"); n < 2 {
+		if n := rec.Count("postgres not reachable"); n < 2 {
 			return errors.New("fewer than 2 failed attempts logged")
 		}
 		return nil
@@ -76,14 +75,14 @@ func TestConnectWaitsForDatabase(t *testing.T) {
 
 	r := <-done
 	if r.err != nil {
-		t.Fatalf("Connect: %v\nlog:\n%s", r.err, rec.all())
+		t.Fatalf("Connect: %v\nlog:\n%s", r.err, rec.String())
 	}
 	defer r.pool.Close()
 	if err := r.pool.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(rec.all(), "attempt=") {
-		t.Errorf("failed attempts are not numbered in the log:\n%s", rec.all())
+	if !strings.Contains(rec.String(), "attempt=") {
+		t.Errorf("failed attempts are not numbered in the log:\n%s", rec.String())
 	}
 }
 
@@ -91,11 +90,11 @@ func TestConnectGivesUp(t *testing.T) {
 	t.Parallel()
 	port := testenv.FreePort(t)
 	dsn := "postgres://anvil:hunter2@127.0.0.1:" + strconv.Itoa(port) + "/nope?sslmode=disable"
-	rec := &recorder{}
+	rec := testenv.NewLogRecorder(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 	defer cancel()
 	began := time.Now()
-	pool, err := pg.Connect(ctx, pg.Config{DSN: dsn}, slog.New(rec))
+	pool, err := pg.Connect(ctx, pg.Config{DSN: dsn}, rec.Logger())
 	if err == nil {
 		pool.Close()
 		t.Fatal("Connect succeeded with nothing listening")
@@ -109,10 +108,10 @@ func TestConnectGivesUp(t *testing.T) {
 	if d := time.Since(began); d > 3*time.Second {
 		t.Errorf("Connect returned %v after its context ended", d)
 	}
-	if rec.count("postgres not reachable") == 0 {
+	if rec.Count("postgres not reachable") == 0 {
 		t.Error("no failed attempt was logged")
 	}
-	if logs := rec.all() + err.Error(); strings.Contains(logs, "hunter2") {
+	if logs := rec.String() + err.Error(); strings.Contains(logs, "hunter2") {
 		t.Errorf("password leaked:\n%s", logs)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"embed"
 	"io/fs"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -46,12 +45,12 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	defer cancel()
 
 	for run, wantApplied := range []int{2, 0} {
-		rec := &recorder{}
-		if err := pg.Migrate(ctx, pool, sub(t, "migrations"), slog.New(rec)); err != nil {
+		rec := testenv.NewLogRecorder(t)
+		if err := pg.Migrate(ctx, pool, sub(t, "migrations"), rec.Logger()); err != nil {
 			t.Fatalf("run %d: Migrate: %v", run+1, err)
 		}
-		if got := rec.count("applied migration"); got != wantApplied {
-			t.Errorf("run %d applied %d migrations, want %d:\n%s", run+1, got, wantApplied, rec.all())
+		if got := rec.Count("applied migration"); got != wantApplied {
+			t.Errorf("run %d applied %d migrations, want %d:\n%s", run+1, got, wantApplied, rec.String())
 		}
 	}
 

@@ -1,14 +1,11 @@
 package rpc
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
-	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/anvilpaas/anvil/internal/pki"
+	"github.com/anvilpaas/anvil/internal/testenv"
 )
 
 // testPKI is a CA with a server certificate for 127.0.0.1 and a client
@@ -65,56 +63,16 @@ func (p *testPKI) serverConfig() ServerConfig {
 	return ServerConfig{Listen: "127.0.0.1:0", TLS: pki.ServerTLS(p.server, p.ca.Pool(), true)}
 }
 
-// logBuffer is a concurrency-safe log sink that also echoes to t.
-type logBuffer struct {
-	t  *testing.T
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.t.Log(strings.TrimRight(string(p), "\n"))
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newLogger(t *testing.T) (*slog.Logger, *logBuffer) {
-	buf := &logBuffer{t: t}
-	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
-}
-
-// start runs srv until the test ends. Cleanup cancels Run and fails the test
-// unless it returns nil.
+// start runs srv until the test ends and returns its address.
 func start(t *testing.T, srv *Server) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-errc; err != nil {
-			t.Errorf("Run returned %v, want nil", err)
-		}
-	})
-	select {
-	case <-srv.Ready():
-	case err := <-errc:
-		t.Fatalf("Run failed before ready: %v", err)
-	}
+	testenv.Start(t, srv)
 	return srv.Addr().String()
 }
 
 func newServer(t *testing.T, cfg ServerConfig, reg prometheus.Registerer) *Server {
 	t.Helper()
-	logger, _ := newLogger(t)
-	srv, err := NewServer(cfg, logger, reg)
+	srv, err := NewServer(cfg, testenv.Logger(t), reg)
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
 	}
@@ -289,8 +247,8 @@ func TestPanicRecovery(t *testing.T) {
 	t.Parallel()
 	p := newPKI(t)
 	reg := prometheus.NewRegistry()
-	logger, logs := newLogger(t)
-	srv, err := NewServer(p.serverConfig(), logger, reg)
+	logs := testenv.NewLogRecorder(t)
+	srv, err := NewServer(p.serverConfig(), logs.Logger(), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,11 +378,7 @@ func TestShutdown(t *testing.T) {
 			cfg := p.serverConfig()
 			cfg.ShutdownTimeout = 200 * time.Millisecond
 			srv := newServer(t, cfg, nil)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			errc := make(chan error, 1)
-			go func() { errc <- srv.Run(ctx) }()
-			<-srv.Ready()
+			stop := testenv.Start(t, srv)
 
 			var watch healthpb.Health_WatchClient
 			if tt.watch {
@@ -440,14 +394,8 @@ func TestShutdown(t *testing.T) {
 			}
 
 			begin := time.Now()
-			cancel()
-			select {
-			case err := <-errc:
-				if err != nil {
-					t.Fatalf("Run returned %v, want nil", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("Run did not return")
+			if err := stop(); err != nil {
+				t.Fatalf("Run returned %v, want nil", err)
 			}
 			if !tt.watch {
 				return

@@ -1,6 +1,7 @@
 // Package testenv gives tests real infrastructure: a private PostgreSQL
-// cluster, embedded NATS servers, a polling helper and a logger that writes
-// through testing.TB. Import it only from _test.go files.
+// cluster, embedded NATS servers, a way to run a daemon's units in-process, a
+// polling helper, and loggers that write through testing.TB or record what is
+// logged. Import it only from _test.go files.
 //
 // # Postgres and TestMain
 //
@@ -27,6 +28,26 @@
 //
 // [NATS] starts a fresh embedded server on a random port for each call and
 // shuts it down when the test ends.
+//
+// # Units
+//
+// [Start] runs a long-running unit (Run(ctx) error plus Ready) for the rest
+// of the test: it returns once the unit is ready, fails the test if Run
+// returns first, and at cleanup cancels Run and fails the test unless Run
+// returns nil in time:
+//
+//	srv := ops.New(cfg, testenv.Logger(t), nil)
+//	testenv.Start(t, srv)
+//	url := "http://" + srv.Addr().String()
+//
+// # Logs
+//
+// [Logger] writes through t.Log. [LogRecorder] does too, and also keeps the
+// lines, for tests that assert on what was logged:
+//
+//	rec := testenv.NewLogRecorder(t)
+//	nc := connect(t, cfg, rec.Logger())
+//	testenv.Eventually(t, 5*time.Second, func() error { return rec.Find("nats reconnected") })
 //
 // # Polling
 //

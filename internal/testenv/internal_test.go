@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -126,5 +127,31 @@ func TestSweepStale(t *testing.T) {
 		if gone := errors.Is(err, os.ErrNotExist); gone != wantGone {
 			t.Errorf("%s: gone = %v, want %v", dir, gone, wantGone)
 		}
+	}
+}
+
+// stuckUnit gets ready, then ignores its context until released.
+type stuckUnit struct {
+	ready, release chan struct{}
+}
+
+func (u stuckUnit) Run(context.Context) error { close(u.ready); <-u.release; return nil }
+func (u stuckUnit) Ready() <-chan struct{}    { return u.ready }
+
+func TestStopFailsWhenRunIgnoresCancel(t *testing.T) {
+	t.Parallel()
+	u := stuckUnit{ready: make(chan struct{}), release: make(chan struct{})}
+	defer close(u.release)
+	r := &recordingTB{TB: t}
+	stop := start(r, u, 50*time.Millisecond)
+	began := time.Now()
+	if err := stop(); err == nil {
+		t.Error("stop returned nil although Run never returned")
+	}
+	if !strings.Contains(r.fatal, "did not return within 50ms") {
+		t.Errorf("fatal = %q, want a message that Run did not return", r.fatal)
+	}
+	if d := time.Since(began); d > 5*time.Second {
+		t.Errorf("stop gave up after %v, timeout was 50ms", d)
 	}
 }

@@ -192,16 +192,21 @@ func TestEventually(t *testing.T) {
 	}
 }
 
-// fakeTB records Fatalf instead of stopping the goroutine, so a test can
-// check that a helper fails when it should. Everything else goes to the
-// real TB.
+// fakeTB records Fatalf instead of stopping the goroutine, and Errorf
+// instead of failing, so a test can check that a helper fails when it
+// should. Everything else goes to the real TB.
 type fakeTB struct {
 	testing.TB
 	fatal bool
 	msg   string
+	errs  []string
 }
 
 func (f *fakeTB) Helper() {}
+
+func (f *fakeTB) Errorf(format string, args ...any) {
+	f.errs = append(f.errs, fmt.Sprintf(format, args...))
+}
 
 func (f *fakeTB) Fatalf(format string, args ...any) {
 	f.fatal = true
