@@ -21,8 +21,8 @@ build: ## Build every daemon and the anvil CLI into bin/
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 .PHONY: dev
-dev: build ## Build, then start the whole platform locally (anvil dev up)
-	$(BIN)/anvil dev up --state-dir $(STATE_DIR) --bin-dir $(BIN)
+dev: build ## Build, then start the whole platform locally in the background (anvil dev up --detach)
+	$(BIN)/anvil dev up --detach --state-dir $(STATE_DIR) --bin-dir $(BIN)
 
 .PHONY: down
 down: ## Stop a platform started by `make dev`
