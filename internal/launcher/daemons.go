@@ -34,7 +34,9 @@ type Daemon struct {
 // binary is not in BinDir are skipped, so the table may name daemons that a
 // given build does not have yet.
 func Daemons() []Daemon {
-	return nil
+	return []Daemon{
+		uaaDaemon(),
+	}
 }
 
 // Env is what a daemon's Render function may use.
