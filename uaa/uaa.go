@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"sync/atomic"
+	"time"
 
 	"github.com/anvilpaas/anvil/internal/httpserver"
 	"github.com/anvilpaas/anvil/internal/ops"
@@ -143,6 +144,7 @@ func (u *UAA) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	go u.sweepRefreshTokens(ctx, st)
 	srv := httpserver.New("uaa", httpserver.Config{Listen: cfg.Listen}, handler, u.logger)
 	go func() {
 		select {
@@ -155,4 +157,25 @@ func (u *UAA) serve(ctx context.Context) error {
 		}
 	}()
 	return srv.Run(ctx)
+}
+
+// sweepRefreshTokens deletes expired refresh tokens every hour until ctx
+// is cancelled. Expired tokens are refused anyway; this only bounds the
+// table.
+func (u *UAA) sweepRefreshTokens(ctx context.Context, st *store.Store) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			n, err := st.DeleteExpiredRefreshTokens(ctx, now)
+			if err != nil && ctx.Err() == nil {
+				u.logger.Warn("sweep expired refresh tokens", "err", err)
+			} else if n > 0 {
+				u.logger.Info("swept expired refresh tokens", "count", n)
+			}
+		}
+	}
 }

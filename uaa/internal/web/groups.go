@@ -88,23 +88,17 @@ func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	g, err := s.store.CreateGroup(r.Context(), store.Group{DisplayName: b.DisplayName, Description: b.Description})
+	members := make([]store.Member, 0, len(b.Members))
+	for _, m := range b.Members {
+		members = append(members, memberOf(m))
+	}
+	g, err := s.store.CreateGroup(r.Context(), store.Group{DisplayName: b.DisplayName, Description: b.Description, Members: members})
 	if errors.Is(err, store.ErrConflict) {
 		s.fail(w, r, scimError(http.StatusConflict, "scim_resource_already_exists", "A group with displayName: "+b.DisplayName+" already exists."))
 		return
 	}
 	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	for _, m := range b.Members {
-		if _, err := s.store.AddMember(r.Context(), g.ID, memberOf(m)); err != nil && !errors.Is(err, store.ErrConflict) {
-			s.fail(w, r, storeError(err, "Member "+m.Value))
-			return
-		}
-	}
-	if g, err = s.store.GetGroup(r.Context(), g.ID); err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, storeError(err, "Group member"))
 		return
 	}
 	w.Header().Set("ETag", etag(g.Version))
@@ -158,6 +152,11 @@ func (s *Server) handleUpdateGroup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.DisplayName, g.Description = b.DisplayName, b.Description
+	// Replace the members with the body's, as UAA's PUT does.
+	g.Members = make([]store.Member, 0, len(b.Members))
+	for _, m := range b.Members {
+		g.Members = append(g.Members, memberOf(m))
+	}
 	if g, err = s.store.UpdateGroup(r.Context(), g, version); err != nil {
 		s.fail(w, r, storeError(err, "Group "+id))
 		return
@@ -238,6 +237,10 @@ func (s *Server) handleRemoveMember(w http.ResponseWriter, r *http.Request) {
 // listError maps a list failure: an unknown filter attribute is the
 // caller's mistake.
 func listError(err error) error {
+	var fe *scimfilter.Error
+	if errors.As(err, &fe) {
+		return scimError(http.StatusBadRequest, "invalid_filter", "Invalid filter expression: "+fe.Error())
+	}
 	if errors.Is(err, scimfilter.ErrInvalidFilter) || errors.Is(err, store.ErrInvalid) {
 		return scimError(http.StatusBadRequest, "invalid_filter", err.Error())
 	}

@@ -135,12 +135,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
-	h, pattern := s.mux.Handler(r)
-	if pattern == "" {
+	if _, pattern := s.mux.Handler(r); pattern == "" {
 		writeError(w, errorf(http.StatusNotFound, "not_found", "Not Found"))
 		return
 	}
-	h.ServeHTTP(w, r)
+	// The mux itself serves, so that it sets the path values.
+	s.mux.ServeHTTP(w, r)
 }
 
 // internal logs err and writes a 500.
