@@ -110,7 +110,6 @@ func startWith(t testing.TB, cfg uaa.Config) *fixture {
 	return &fixture{URL: cfg.URL, cfg: cfg, dsn: cfg.Database.DSN, stop: stop}
 }
 
-
 // response is a decoded HTTP response.
 type response struct {
 	Status int
