@@ -13,6 +13,9 @@ import (
 const (
 	DefaultLeeway          = 5 * time.Second
 	DefaultRefetchInterval = 30 * time.Second
+	// DefaultMaxKeyAge is how long a fetched key set is used before it is
+	// refetched in the background.
+	DefaultMaxKeyAge = 10 * time.Minute
 	DefaultCacheSize       = 4096
 	// MaxLeeway bounds Leeway: a larger clock skew is a broken clock.
 	MaxLeeway = 5 * time.Minute
@@ -39,6 +42,10 @@ type Config struct {
 	// tokens with an unknown kid; default 30s. After a failed fetch the
 	// next one may come after min(RefetchInterval, 1s).
 	RefetchInterval time.Duration `yaml:"refetch_interval"`
+	// MaxKeyAge is how long a fetched key set is trusted: a verification
+	// after that refetches it in the background, so that a key UAA has
+	// retired stops verifying within about MaxKeyAge.
+	MaxKeyAge time.Duration `yaml:"max_key_age"`
 	// CacheSize is how many verified tokens are remembered; default 4096,
 	// negative disables the cache. An entry costs about the token's length
 	// plus 1 KiB, so the default holds roughly 10 MiB at most.
@@ -53,6 +60,9 @@ func (c *Config) Defaults() {
 	}
 	if c.Leeway == 0 {
 		c.Leeway = DefaultLeeway
+	}
+	if c.MaxKeyAge == 0 {
+		c.MaxKeyAge = DefaultMaxKeyAge
 	}
 	if c.RefetchInterval == 0 {
 		c.RefetchInterval = DefaultRefetchInterval
@@ -80,6 +90,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Leeway < 0 || c.Leeway > MaxLeeway {
 		p.Addf("leeway %v is outside 0..%v", c.Leeway, MaxLeeway)
+	}
+	if c.MaxKeyAge < 0 {
+		p.Addf("max_key_age %v is negative", c.MaxKeyAge)
 	}
 	if c.RefetchInterval < 0 {
 		p.Addf("refetch_interval %v is negative", c.RefetchInterval)

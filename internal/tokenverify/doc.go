@@ -42,8 +42,9 @@
 // fetch, after min(RefetchInterval, 1s) — and concurrent callers share one
 // fetch. Every fetch replaces the whole set: a key UAA stops publishing
 // stops verifying, cached tokens included, as soon as a fetch has seen it
-// gone. Between fetches a removed key keeps working, so a daemon notices a
-// rotation only when a token signed with the new key arrives. A failed fetch
+// gone. A set older than Config.MaxKeyAge (10m) is also refetched, in the
+// background, by the next Verify, so a retired key stops verifying within
+// about MaxKeyAge even when no token with a new kid arrives. A failed fetch
 // keeps the previous set. Unusable keys in a set (wrong type, under 2048
 // bits, no kid) are skipped and logged.
 //

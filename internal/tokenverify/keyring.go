@@ -25,7 +25,8 @@ const (
 
 // keySet is one fetched key set. It is never modified after it is stored.
 type keySet struct {
-	byKID map[string]*rsa.PublicKey
+	byKID     map[string]*rsa.PublicKey
+	fetchedAt time.Time
 }
 
 // keyring holds the current key set and refetches it, at most once per
@@ -34,6 +35,7 @@ type keyring struct {
 	src      KeySource
 	logger   *slog.Logger
 	interval time.Duration
+	maxAge   time.Duration
 	now      func() time.Time
 
 	cur   atomic.Pointer[keySet] // nil until the first successful fetch
@@ -44,12 +46,18 @@ type keyring struct {
 	lastErr error     // the last fetch's error, nil if it succeeded
 }
 
-// current returns the key named kid in the current set, or nil.
+// current returns the key named kid in the current set, or nil. A set
+// older than maxAge is refetched in the background; the caller goes on with
+// the current one.
 func (r *keyring) current(kid string) *rsa.PublicKey {
-	if ks := r.cur.Load(); ks != nil {
-		return ks.byKID[kid]
+	ks := r.cur.Load()
+	if ks == nil {
+		return nil
 	}
-	return nil
+	if r.maxAge > 0 && r.now().Sub(ks.fetchedAt) > r.maxAge {
+		go func() { _, _ = r.refresh(context.Background()) }()
+	}
+	return ks.byKID[kid]
 }
 
 // lookup returns the key named kid, fetching the key set first if kid is
@@ -153,7 +161,7 @@ func (r *keyring) build(jwks []uaa.JWK) (*keySet, error) {
 	if len(byKID) == 0 {
 		return nil, fmt.Errorf("no usable key among %d published", len(jwks))
 	}
-	return &keySet{byKID: byKID}, nil
+	return &keySet{byKID: byKID, fetchedAt: r.now()}, nil
 }
 
 func (r *keyring) logChanges(old, cur *keySet) {

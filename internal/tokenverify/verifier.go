@@ -55,7 +55,7 @@ func New(cfg Config, src KeySource, logger *slog.Logger) (*Verifier, error) {
 		// Claims are checked by Verify itself, so that a cache hit runs
 		// the same time checks.
 		parser: jwt.NewParser(jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding()),
-		keys:   &keyring{src: src, logger: logger, interval: cfg.RefetchInterval, now: time.Now},
+		keys:   &keyring{src: src, logger: logger, interval: cfg.RefetchInterval, maxAge: cfg.MaxKeyAge, now: time.Now},
 		cache:  newCache(cfg.CacheSize),
 	}
 	return v, nil

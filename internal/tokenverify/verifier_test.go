@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -604,4 +605,38 @@ func TestCacheIsBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestRetiredKeyStopsAfterMaxKeyAge: without any unknown kid to trigger a
+// refetch, a key UAA stopped publishing still stops verifying once the key
+// set is older than MaxKeyAge.
+func TestRetiredKeyStopsAfterMaxKeyAge(t *testing.T) {
+	t.Parallel()
+	clock := newClock()
+	ks := newKeyServer(t)
+	oldIss, newIss := issuerAt(t, ks.URL), issuerAt(t, ks.URL)
+	ks.publish(oldIss.JWK(t), newIss.JWK(t))
+	v := newVerifier(t, tokenverify.Config{UAAURL: ks.URL, RefetchInterval: time.Second, MaxKeyAge: time.Minute}, nil, clock)
+	oldTok := oldIss.Sign(t, claimsAt(oldIss, clock.Now()))
+	if _, err := v.Verify(t.Context(), oldTok); err != nil {
+		t.Fatal(err)
+	}
+	ks.publish(newIss.JWK(t)) // the old key is retired
+	clock.Advance(30 * time.Second)
+	if _, err := v.Verify(t.Context(), oldTok); err != nil {
+		t.Fatalf("within MaxKeyAge: %v", err)
+	}
+	if n := ks.fetches.Load(); n != 1 {
+		t.Fatalf("%d fetches within MaxKeyAge, want 1", n)
+	}
+	clock.Advance(time.Minute)
+	// The verification that finds the set stale goes on with it and
+	// refetches in the background.
+	_, _ = v.Verify(t.Context(), oldTok)
+	testenv.Eventually(t, 5*time.Second, func() error {
+		if _, err := v.Verify(t.Context(), oldTok); !errors.Is(err, tokenverify.ErrUnknownKey) {
+			return fmt.Errorf("old token: err = %v, want ErrUnknownKey", err)
+		}
+		return nil
+	})
 }
