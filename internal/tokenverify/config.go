@@ -16,7 +16,7 @@ const (
 	// DefaultMaxKeyAge is how long a fetched key set is used before it is
 	// refetched in the background.
 	DefaultMaxKeyAge = 10 * time.Minute
-	DefaultCacheSize       = 4096
+	DefaultCacheSize = 4096
 	// MaxLeeway bounds Leeway: a larger clock skew is a broken clock.
 	MaxLeeway = 5 * time.Minute
 )
