@@ -36,6 +36,7 @@ type Daemon struct {
 func Daemons() []Daemon {
 	return []Daemon{
 		uaaDaemon(),
+		cloudControllerDaemon(),
 	}
 }
 

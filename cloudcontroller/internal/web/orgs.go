@@ -1,0 +1,238 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/anvilpaas/anvil/cloudcontroller/internal/apierr"
+	"github.com/anvilpaas/anvil/cloudcontroller/internal/query"
+	"github.com/anvilpaas/anvil/cloudcontroller/internal/store"
+)
+
+type orgJSON struct {
+	GUID          string           `json:"guid"`
+	CreatedAt     string           `json:"created_at"`
+	UpdatedAt     string           `json:"updated_at"`
+	Name          string           `json:"name"`
+	Suspended     bool             `json:"suspended"`
+	Relationships map[string]ToOne `json:"relationships"`
+	Metadata      Metadata         `json:"metadata"`
+	Links         map[string]Link  `json:"links"`
+}
+
+func (s *Server) orgJSON(o store.Org) orgJSON {
+	self := s.url("/v3/organizations/" + o.GUID)
+	return orgJSON{
+		GUID: o.GUID, CreatedAt: timestamp(o.CreatedAt), UpdatedAt: timestamp(o.UpdatedAt), Name: o.Name, Suspended: o.Suspended,
+		Relationships: map[string]ToOne{"quota": {}},
+		Metadata:      toMetadata(o.Metadata),
+		Links: map[string]Link{
+			"self":           {Href: self},
+			"domains":        {Href: self + "/domains"},
+			"default_domain": {Href: self + "/domains/default"},
+			"quota":          {Href: s.url("/v3/organization_quotas")},
+		},
+	}
+}
+
+var orgListSpec = query.Spec{Filters: []string{"names", "guids"}, OrderBy: []string{"name"}, LabelSelector: true, Timestamps: true}
+
+func (s *Server) registerOrgs() {
+	s.authed("GET /v3/organizations", s.listOrgs)
+	s.authed("POST /v3/organizations", s.createOrg)
+	s.authed("GET /v3/organizations/{guid}", s.getOrg)
+	s.authed("PATCH /v3/organizations/{guid}", s.updateOrg)
+	s.authed("DELETE /v3/organizations/{guid}", s.deleteOrg)
+}
+
+func (s *Server) listOrgs(w http.ResponseWriter, r *http.Request, a *Actor) error {
+	l, err := query.Parse(r.URL.Query(), orgListSpec)
+	if err != nil {
+		return err
+	}
+	f := store.Filter{OrderBy: l.OrderBy, Desc: l.Desc, Limit: l.PerPage, Offset: l.Offset()}
+	if v, ok := l.Filters["names"]; ok {
+		f.In("t.name", v)
+	}
+	if v, ok := l.Filters["guids"]; ok {
+		f.Where("t.guid::text = ANY(?)", v)
+	}
+	if err := applyCommon(&f, l); err != nil {
+		return err
+	}
+	if !a.GlobalReader() {
+		orgs, err := a.VisibleOrgs(r.Context())
+		if err != nil {
+			return err
+		}
+		f.Where("t.guid::text = ANY(?)", orgs)
+	}
+	orgs, total, err := s.store.ListOrgs(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := make([]orgJSON, 0, len(orgs))
+	for _, o := range orgs {
+		out = append(out, s.orgJSON(o))
+	}
+	return writeJSON(w, http.StatusOK, list{Pagination: l.Pagination(s.url("/v3/organizations"), total), Resources: out})
+}
+
+// visibleOrg returns the org if the caller may see it, else 404.
+func (s *Server) visibleOrg(r *http.Request, a *Actor, guid string) (store.Org, error) {
+	o, err := s.store.GetOrg(r.Context(), guid)
+	if errors.Is(err, store.ErrNotFound) {
+		return o, apierr.NotFound("Organization")
+	}
+	if err != nil {
+		return o, err
+	}
+	if a.GlobalReader() {
+		return o, nil
+	}
+	orgs, err := a.VisibleOrgs(r.Context())
+	if err != nil {
+		return o, err
+	}
+	for _, g := range orgs {
+		if g == guid {
+			return o, nil
+		}
+	}
+	return o, apierr.NotFound("Organization")
+}
+
+func (s *Server) getOrg(w http.ResponseWriter, r *http.Request, a *Actor) error {
+	o, err := s.visibleOrg(r, a, r.PathValue("guid"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, s.orgJSON(o))
+}
+
+type orgBody struct {
+	Name      *string        `json:"name"`
+	Suspended *bool          `json:"suspended"`
+	Metadata  *metadataPatch `json:"metadata"`
+}
+
+func validName(kind, name string) error {
+	if strings.TrimSpace(name) == "" {
+		return apierr.Unprocessable("Name can't be blank")
+	}
+	if len(name) > 255 {
+		return apierr.Unprocessable("Name is too long (maximum is 255 characters)")
+	}
+	return nil
+}
+
+func (s *Server) createOrg(w http.ResponseWriter, r *http.Request, a *Actor) error {
+	if err := a.requireWrite(); err != nil {
+		return err
+	}
+	if !a.Admin() {
+		// CF lets non-admins create orgs only with the user_org_creation
+		// feature flag, which is off by default.
+		return apierr.NotAuthorized()
+	}
+	var b orgBody
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	if b.Name == nil {
+		return apierr.Unprocessable("Name must be a string")
+	}
+	if err := validName("Organization", *b.Name); err != nil {
+		return err
+	}
+	o := store.Org{Name: *b.Name}
+	if b.Suspended != nil {
+		o.Suspended = *b.Suspended
+	}
+	if err := b.Metadata.apply(&o.Metadata); err != nil {
+		return err
+	}
+	created, err := s.store.CreateOrg(r.Context(), o)
+	if errors.Is(err, store.ErrConflict) {
+		return apierr.AlreadyExists(fmt.Sprintf("Organization '%s' already exists.", *b.Name))
+	}
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, s.orgJSON(created))
+}
+
+func (s *Server) updateOrg(w http.ResponseWriter, r *http.Request, a *Actor) error {
+	o, err := s.visibleOrg(r, a, r.PathValue("guid"))
+	if err != nil {
+		return err
+	}
+	if err := a.requireWrite(); err != nil {
+		return err
+	}
+	if !a.Admin() {
+		ok, err := a.HasOrgRole(r.Context(), o.GUID, store.OrgManager)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return apierr.NotAuthorized()
+		}
+	}
+	var b orgBody
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	if b.Name != nil {
+		if err := validName("Organization", *b.Name); err != nil {
+			return err
+		}
+		o.Name = *b.Name
+	}
+	if b.Suspended != nil {
+		if !a.Admin() {
+			return apierr.NotAuthorized()
+		}
+		o.Suspended = *b.Suspended
+	}
+	if err := b.Metadata.apply(&o.Metadata); err != nil {
+		return err
+	}
+	updated, err := s.store.UpdateOrg(r.Context(), o)
+	if errors.Is(err, store.ErrConflict) {
+		return apierr.AlreadyExists(fmt.Sprintf("Organization '%s' already exists.", o.Name))
+	}
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, s.orgJSON(updated))
+}
+
+func (s *Server) deleteOrg(w http.ResponseWriter, r *http.Request, a *Actor) error {
+	o, err := s.visibleOrg(r, a, r.PathValue("guid"))
+	if err != nil {
+		return err
+	}
+	if !a.Admin() {
+		return apierr.NotAuthorized()
+	}
+	return s.runJob(w, r, "organization.delete", a, func() error { return s.store.DeleteOrg(r.Context(), o.GUID) })
+}
+
+// applyCommon adds the filters every list shares: created_ats/updated_ats.
+// (label_selector is applied by the resources that store labels.)
+func applyCommon(f *store.Filter, l query.List) error {
+	for _, tf := range l.Times {
+		f.Time("t."+tf.Field, tf.Op, tf.Times)
+	}
+	if l.LabelSelector != "" {
+		where, args, err := labelSQL(l.LabelSelector)
+		if err != nil {
+			return err
+		}
+		f.Where(where, args...)
+	}
+	return nil
+}
