@@ -15,8 +15,15 @@ import (
 // idempotent: groups and users that exist are kept (a user's password is
 // not reset), missing memberships are added, and clients are overwritten so
 // that config changes to them take effect.
-func bootstrap(ctx context.Context, st *store.Store, b Bootstrap, cost int) error {
+func bootstrap(ctx context.Context, st *store.Store, b Bootstrap, defaultGroups []string, cost int) error {
 	groups := map[string]string{}
+	for _, g := range defaultGroups {
+		grp, err := st.EnsureGroup(ctx, g, "")
+		if err != nil {
+			return fmt.Errorf("default group %s: %w", g, err)
+		}
+		groups[g] = grp.ID
+	}
 	for _, g := range b.Groups {
 		grp, err := st.EnsureGroup(ctx, g.Name, g.Description)
 		if err != nil {

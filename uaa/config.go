@@ -39,6 +39,10 @@ type Config struct {
 	Lockout              Lockout       `yaml:"lockout"`
 	// MaxBodyBytes bounds request bodies.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// DefaultGroups are the groups every user created through SCIM joins,
+	// as UAA's scim.user.default_groups: without cloud_controller.read a
+	// new user's token could not use the Cloud Controller at all.
+	DefaultGroups []string `yaml:"default_groups"`
 
 	Bootstrap Bootstrap `yaml:"bootstrap"`
 }
@@ -134,6 +138,9 @@ func (c *Config) Defaults() {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
 	}
+	if c.DefaultGroups == nil {
+		c.DefaultGroups = DefaultUserGroups()
+	}
 	if c.ActiveKeyID == "" && len(c.SigningKeys) == 1 {
 		c.ActiveKeyID = c.SigningKeys[0].ID
 	}
@@ -204,6 +211,15 @@ func (c *Config) Validate() error {
 		}
 	}
 	return p.Err()
+}
+
+// DefaultUserGroups are UAA's default groups for new users.
+func DefaultUserGroups() []string {
+	return []string{
+		"openid", "scim.me", "cloud_controller.read", "cloud_controller.write", "password.write", "uaa.user",
+		"approvals.me", "oauth.approvals", "profile", "roles", "user_attributes",
+		"cloud_controller_service_permissions.read", "uaa.offline_token",
+	}
 }
 
 // LoggingConfig returns the logging section.

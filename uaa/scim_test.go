@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/anvilpaas/anvil/uaa"
 )
 
 type userJSON struct {
@@ -57,9 +59,10 @@ func TestCFCreateUser(t *testing.T) {
 	if r.json(t, &list); list.TotalResults != 1 || list.Resources[0].ID != bob.ID || list.Resources[0].Origin != "uaa" {
 		t.Fatalf("lookup after create: %s", r.Body)
 	}
-	// bob can log in and has the default groups he was given (none yet).
-	if got := f.login(t, "bob", "pw").Scope; got != "" {
-		t.Fatalf("bob's scopes %q, want none", got)
+	// bob can log in, and the default groups every new user joins give him
+	// the scopes the cf client asks for: enough to use the Cloud Controller.
+	if got := f.login(t, "bob", "pw").Scope; got != "cloud_controller.read openid password.write uaa.user" {
+		t.Fatalf("bob's scopes %q, want the default groups the cf client allows", got)
 	}
 }
 
@@ -213,7 +216,7 @@ func TestSCIMUpdateDelete(t *testing.T) {
 // with the client's scopes.
 func TestGroupsDriveScopes(t *testing.T) {
 	t.Parallel()
-	f := startUAA(t, nil)
+	f := startUAA(t, func(c *uaa.Config) { c.DefaultGroups = []string{} })
 	tok := f.clientToken(t, "admin-client", "admin-client-secret")
 	r := f.api(t, http.MethodPost, "/Users", tok, map[string]any{"userName": "hal", "password": "pw", "emails": []map[string]string{{"value": "h@x"}}}, nil)
 	var hal userJSON

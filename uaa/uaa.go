@@ -127,7 +127,7 @@ func (u *UAA) serve(ctx context.Context) error {
 	if err := st.Migrate(ctx, u.logger); err != nil {
 		return err
 	}
-	if err := bootstrap(ctx, st, cfg.Bootstrap, cfg.BcryptCost); err != nil {
+	if err := bootstrap(ctx, st, cfg.Bootstrap, cfg.DefaultGroups, cfg.BcryptCost); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	verifier, err := tokenverify.New(tokenverify.Config{UAAURL: cfg.URL, Issuer: cfg.Issuer()},
@@ -139,7 +139,7 @@ func (u *UAA) serve(ctx context.Context) error {
 		URL: cfg.URL, LoginURL: cfg.LoginURL, BcryptCost: cfg.BcryptCost,
 		AccessTokenValidity: cfg.AccessTokenValidity, RefreshTokenValidity: cfg.RefreshTokenValidity,
 		Lockout:      web.Lockout{AfterFailures: cfg.Lockout.AfterFailures, CountWithin: cfg.Lockout.CountWithin, Period: cfg.Lockout.Period},
-		MaxBodyBytes: cfg.MaxBodyBytes,
+		MaxBodyBytes: cfg.MaxBodyBytes, DefaultGroups: cfg.DefaultGroups,
 	}, web.Deps{Store: st, Keys: u.keys, Verifier: verifier, Logger: u.logger})
 	if err != nil {
 		return err

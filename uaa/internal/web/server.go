@@ -30,6 +30,8 @@ type Options struct {
 	RefreshTokenValidity time.Duration
 	Lockout              Lockout
 	MaxBodyBytes         int64
+	// DefaultGroups are joined by every user created through SCIM.
+	DefaultGroups []string
 }
 
 // Lockout is the failed-login policy.

@@ -149,6 +149,20 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
+	for _, name := range s.opts.DefaultGroups {
+		g, err := s.store.EnsureGroup(r.Context(), name, "")
+		if err == nil {
+			err = s.store.EnsureMember(r.Context(), g.ID, created.ID)
+		}
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+	}
+	if created, err = s.store.GetUser(r.Context(), created.ID); err != nil {
+		s.internal(w, r, err)
+		return
+	}
 	w.Header().Set("ETag", etag(created.Version))
 	writeJSON(w, http.StatusCreated, toSCIMUser(created))
 }
