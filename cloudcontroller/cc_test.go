@@ -1,11 +1,18 @@
 package cloudcontroller_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/anvilpaas/anvil/internal/testenv"
 )
 
 func TestRootDocument(t *testing.T) {
@@ -170,4 +177,37 @@ func TestCFCLITenancySequences(t *testing.T) {
 	if l := c.list("/v3/roles?space_guids="+space.GUID, admin); len(l.Resources) != 0 {
 		t.Fatalf("roles survived their org: %+v", l.Resources)
 	}
+}
+
+// TestJobSurvivesRestart: a queued job whose worker died (its lease ran
+// out) is run by the next worker, so an accepted delete is never lost.
+func TestJobSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	c := startCC(t)
+	org := c.createOrg("orphaned-delete")
+	pool, err := pgxpool.New(context.Background(), c.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	// What a Cloud Controller that died mid-job leaves behind: the job
+	// claimed, its lease expired.
+	var job string
+	err = pool.QueryRow(context.Background(), `INSERT INTO jobs (guid, operation, state, user_guid, payload, attempts, lease_until)
+		VALUES (gen_random_uuid(), 'organization.delete', 'PROCESSING', 'admin-guid', jsonb_build_object('guid', $1::text), 1, now() - interval '1 second')
+		RETURNING guid::text`, org).Scan(&job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, func() error {
+		var j struct {
+			State string `json:"state"`
+		}
+		c.must(http.StatusOK, http.MethodGet, "/v3/jobs/"+job, c.admin(), nil).decode(t, &j)
+		if j.State != "COMPLETE" {
+			return fmt.Errorf("job state %s", j.State)
+		}
+		return nil
+	})
+	c.must(http.StatusNotFound, http.MethodGet, "/v3/organizations/"+org, c.admin(), nil)
 }

@@ -3,9 +3,9 @@
 //
 // Lifecycle: New checks the config; Run brings up the ops listener, then
 // connects to Postgres (retrying while it is unreachable), applies
-// migrations, bootstraps the system organization and serves the API until
-// ctx is cancelled. /readyz is ready once the API listener is bound and the
-// database answers.
+// migrations, bootstraps the system organization, the stacks and the apps
+// domain, and serves the API until ctx is cancelled. /readyz is ready once
+// the API listener is bound and the database answers.
 package cloudcontroller
 
 import (
@@ -96,6 +96,9 @@ func (cc *CloudController) serve(ctx context.Context) error {
 	if err := bootstrap(ctx, st, cfg.Bootstrap); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
+	if err := bootstrapRouting(ctx, st, cfg.Bootstrap); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
 	verifier, err := tokenverify.New(cfg.UAA.Verifier, nil, cc.logger)
 	if err != nil {
 		return err
@@ -119,11 +122,19 @@ func (cc *CloudController) serve(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}()
-	return srv.Run(ctx)
+	return runner.Group(ctx,
+		runner.Named{Name: "http", Runner: srv},
+		runner.Named{Name: "jobs", Runner: runner.Func(handler.RunJobs)},
+	)
 }
 
-// bootstrap creates the system organization if it is missing.
+// bootstrap creates the default organization quota and the system
+// organization if they are missing.
 func bootstrap(ctx context.Context, st *store.Store, b Bootstrap) error {
+	// The default quota first, so that the system organization gets it.
+	if _, err := st.EnsureDefaultOrgQuota(ctx); err != nil {
+		return err
+	}
 	f := store.Filter{Limit: 1}
 	f.In("t.name", []string{b.SystemOrg})
 	orgs, _, err := st.ListOrgs(ctx, f)
@@ -135,6 +146,30 @@ func bootstrap(ctx context.Context, st *store.Store, b Bootstrap) error {
 	}
 	if _, err := st.CreateOrg(ctx, store.Org{Name: b.SystemOrg}); err != nil && !errors.Is(err, store.ErrConflict) {
 		return err
+	}
+	return nil
+}
+
+// bootstrapRouting creates the configured stacks and apps domain if they
+// are missing and marks the default stack.
+func bootstrapRouting(ctx context.Context, st *store.Store, b Bootstrap) error {
+	for _, s := range b.Stacks {
+		if err := st.EnsureStack(ctx, s.Name, s.Description); err != nil {
+			return err
+		}
+	}
+	if err := st.SetDefaultStack(ctx, b.DefaultStack); err != nil {
+		return err
+	}
+	if b.AppsDomain == "" {
+		return nil
+	}
+	d, err := st.EnsureSharedDomain(ctx, b.AppsDomain)
+	if err != nil {
+		return err
+	}
+	if !d.Shared() {
+		return fmt.Errorf("apps domain %q exists as a private domain of organization %s", d.Name, d.OrgGUID)
 	}
 	return nil
 }

@@ -4,7 +4,9 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/anvilpaas/anvil/cloudcontroller/internal/apierr"
 	"github.com/anvilpaas/anvil/cloudcontroller/internal/uaaclient"
+	"github.com/anvilpaas/anvil/cloudcontroller/internal/web"
 	"github.com/anvilpaas/anvil/internal/config"
 	"github.com/anvilpaas/anvil/internal/logging"
 	"github.com/anvilpaas/anvil/internal/ops"
@@ -54,7 +56,28 @@ type UAAConfig struct {
 type Bootstrap struct {
 	// SystemOrg is created if missing (default "system").
 	SystemOrg string `yaml:"system_org"`
+
+	// Stacks are created if missing (an existing stack of the same name is
+	// left as it is). Default: one stack, DefaultStackName.
+	Stacks []BootstrapStack `yaml:"stacks"`
+	// DefaultStack names the stack apps get when they name none; it must be
+	// one of Stacks (default: the first).
+	DefaultStack string `yaml:"default_stack"`
+	// AppsDomain is the shared domain apps get routes on, created if
+	// missing; "" creates none.
+	AppsDomain string `yaml:"apps_domain"`
 }
+
+// BootstrapStack is a stack to create at start.
+type BootstrapStack struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+}
+
+// DefaultStackName is the stack created when the configuration names none:
+// the name CF users put in manifests (stack: cflinuxfs4), so that those
+// manifests work unchanged.
+const DefaultStackName = "cflinuxfs4"
 
 // Defaults fills unset fields.
 func (c *Config) Defaults() {
@@ -88,6 +111,13 @@ func (c *Config) Defaults() {
 	if c.Bootstrap.SystemOrg == "" {
 		c.Bootstrap.SystemOrg = "system"
 	}
+	if len(c.Bootstrap.Stacks) == 0 {
+		c.Bootstrap.Stacks = []BootstrapStack{{Name: DefaultStackName, Description: "Cloud Foundry Linux-based filesystem (Ubuntu 22.04)"}}
+	}
+	if c.Bootstrap.DefaultStack == "" {
+		c.Bootstrap.DefaultStack = c.Bootstrap.Stacks[0].Name
+	}
+	c.Bootstrap.AppsDomain = strings.ToLower(strings.TrimSuffix(c.Bootstrap.AppsDomain, "."))
 }
 
 // Validate reports every problem.
@@ -106,7 +136,38 @@ func (c *Config) Validate() error {
 	if c.MaxBodyBytes < 1024 {
 		p.Addf("max_body_bytes %d is too small", c.MaxBodyBytes)
 	}
+	c.Bootstrap.validate(&p)
 	return p.Err()
+}
+
+func (b *Bootstrap) validate(p *config.Problems) {
+	names := map[string]bool{}
+	for i, st := range b.Stacks {
+		switch {
+		case strings.TrimSpace(st.Name) == "" || len(st.Name) > 250:
+			p.Addf("bootstrap.stacks[%d].name %q must be 1 to 250 characters", i, st.Name)
+		case names[st.Name]:
+			p.Addf("bootstrap.stacks[%d].name %q is listed twice", i, st.Name)
+		}
+		if len(st.Description) > 250 {
+			p.Addf("bootstrap.stacks[%d].description is longer than 250 characters", i)
+		}
+		names[st.Name] = true
+	}
+	if !names[b.DefaultStack] {
+		p.Addf("bootstrap.default_stack %q is not one of bootstrap.stacks", b.DefaultStack)
+	}
+	if b.AppsDomain != "" {
+		if err := web.ValidateDomainName(b.AppsDomain); err != nil {
+			p.Addf("bootstrap.apps_domain %q: %s", b.AppsDomain, apiDetail(err))
+		}
+	}
+}
+
+// apiDetail is the detail of an API validation error.
+func apiDetail(err error) string {
+	e, _ := apierr.As(err)
+	return e.Detail
 }
 
 // LoggingConfig returns the logging section.

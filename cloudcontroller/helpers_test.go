@@ -30,7 +30,7 @@ type fakeUAA struct {
 	users map[string][2]string // id → {userName, origin}
 }
 
-func newFakeUAA(t *testing.T) *fakeUAA {
+func newFakeUAA(t testing.TB) *fakeUAA {
 	t.Helper()
 	f := &fakeUAA{users: map[string][2]string{}}
 	mux := http.NewServeMux()
@@ -78,10 +78,13 @@ func (f *fakeUAA) addUser(id, name string) {
 type cc struct {
 	URL string
 	uaa *fakeUAA
-	t   *testing.T
+	t   testing.TB
+	dsn string
 }
 
-func startCC(t *testing.T) *cc {
+func startCC(t *testing.T) *cc { return startCCB(t) }
+
+func startCCB(t testing.TB) *cc {
 	t.Helper()
 	uaa := newFakeUAA(t)
 	port := testenv.FreePort(t)
@@ -102,7 +105,7 @@ func startCC(t *testing.T) *cc {
 		t.Fatal(err)
 	}
 	testenv.Start(t, c)
-	return &cc{URL: cfg.ExternalURL, uaa: uaa, t: t}
+	return &cc{URL: cfg.ExternalURL, uaa: uaa, t: t, dsn: cfg.Database.DSN}
 }
 
 // Scopes of the tokens tests use.
@@ -129,7 +132,7 @@ type resp struct {
 	Body   []byte
 }
 
-func (r resp) decode(t *testing.T, v any) {
+func (r resp) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.Body, err)
@@ -137,7 +140,7 @@ func (r resp) decode(t *testing.T, v any) {
 }
 
 // cfErr returns the first error of a CF error envelope.
-func (r resp) cfErr(t *testing.T) (code int, title, detail string) {
+func (r resp) cfErr(t testing.TB) (code int, title, detail string) {
 	t.Helper()
 	var env struct {
 		Errors []struct {

@@ -23,6 +23,7 @@ func renderCloudController(env *Env) (any, error) {
 		"logging":       map[string]any{"level": env.LogLevel()},
 		"database":      map[string]any{"dsn": env.DSN("cloud_controller")},
 		"log_cache_url": ep.LogCache,
+		"bootstrap":     map[string]any{"apps_domain": o.AppsDomain},
 		"uaa": map[string]any{
 			"url":          ep.UAA,
 			"login_url":    ep.Login,

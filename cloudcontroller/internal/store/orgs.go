@@ -13,18 +13,21 @@ type Org struct {
 	GUID      string
 	Name      string
 	Suspended bool
+	// QuotaGUID is the organization quota; "" if none. CreateOrg gives a new
+	// organization the default quota unless one is set.
+	QuotaGUID string
 	Metadata  Metadata
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
 
-const orgCols = "t.guid::text, t.name, t.suspended, t.labels, t.annotations, t.created_at, t.updated_at"
+const orgCols = "t.guid::text, t.name, t.suspended, coalesce(t.quota_guid::text, ''), t.labels, t.annotations, t.created_at, t.updated_at"
 
 var orgOrder = map[string]string{"created_at": "t.created_at", "updated_at": "t.updated_at", "name": "t.name"}
 
 func scanOrg(row pgx.Row, extra ...any) (Org, error) {
 	var o Org
-	dest := append([]any{&o.GUID, &o.Name, &o.Suspended, &o.Metadata.Labels, &o.Metadata.Annotations, &o.CreatedAt, &o.UpdatedAt}, extra...)
+	dest := append([]any{&o.GUID, &o.Name, &o.Suspended, &o.QuotaGUID, &o.Metadata.Labels, &o.Metadata.Annotations, &o.CreatedAt, &o.UpdatedAt}, extra...)
 	err := row.Scan(dest...)
 	o.Metadata.normalize()
 	return o, err
@@ -36,8 +39,9 @@ func (s *Store) CreateOrg(ctx context.Context, o Org) (Org, error) {
 		o.GUID = uuid.NewString()
 	}
 	o.Metadata.normalize()
-	row := s.pool.QueryRow(ctx, `INSERT INTO organizations AS t (guid, name, suspended, labels, annotations)
-		VALUES ($1, $2, $3, $4, $5) RETURNING `+orgCols, o.GUID, o.Name, o.Suspended, o.Metadata.Labels, o.Metadata.Annotations)
+	row := s.pool.QueryRow(ctx, `INSERT INTO organizations AS t (guid, name, suspended, labels, annotations, quota_guid)
+		VALUES ($1, $2, $3, $4, $5, coalesce($6::uuid, (SELECT q.guid FROM organization_quotas q WHERE q.name = '`+DefaultOrgQuotaName+`')))
+		RETURNING `+orgCols, o.GUID, o.Name, o.Suspended, o.Metadata.Labels, o.Metadata.Annotations, nullable(o.QuotaGUID))
 	out, err := scanOrg(row)
 	return out, wrap("create organization", err)
 }

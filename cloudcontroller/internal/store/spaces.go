@@ -10,22 +10,24 @@ import (
 
 // Space is a space in an organization.
 type Space struct {
-	GUID      string
-	Name      string
-	OrgGUID   string
-	AllowSSH  bool
+	GUID     string
+	Name     string
+	OrgGUID  string
+	AllowSSH bool
+	// QuotaGUID is the space quota applied to the space; "" if none.
+	QuotaGUID string
 	Metadata  Metadata
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
 
-const spaceCols = "t.guid::text, t.name, t.organization_guid::text, t.allow_ssh, t.labels, t.annotations, t.created_at, t.updated_at"
+const spaceCols = "t.guid::text, t.name, t.organization_guid::text, t.allow_ssh, coalesce(t.space_quota_guid::text, ''), t.labels, t.annotations, t.created_at, t.updated_at"
 
 var spaceOrder = map[string]string{"created_at": "t.created_at", "updated_at": "t.updated_at", "name": "t.name"}
 
 func scanSpace(row pgx.Row, extra ...any) (Space, error) {
 	var sp Space
-	dest := append([]any{&sp.GUID, &sp.Name, &sp.OrgGUID, &sp.AllowSSH, &sp.Metadata.Labels, &sp.Metadata.Annotations, &sp.CreatedAt, &sp.UpdatedAt}, extra...)
+	dest := append([]any{&sp.GUID, &sp.Name, &sp.OrgGUID, &sp.AllowSSH, &sp.QuotaGUID, &sp.Metadata.Labels, &sp.Metadata.Annotations, &sp.CreatedAt, &sp.UpdatedAt}, extra...)
 	err := row.Scan(dest...)
 	sp.Metadata.normalize()
 	return sp, err

@@ -26,13 +26,13 @@ func (s *Server) orgJSON(o store.Org) orgJSON {
 	self := s.url("/v3/organizations/" + o.GUID)
 	return orgJSON{
 		GUID: o.GUID, CreatedAt: timestamp(o.CreatedAt), UpdatedAt: timestamp(o.UpdatedAt), Name: o.Name, Suspended: o.Suspended,
-		Relationships: map[string]ToOne{"quota": {}},
+		Relationships: map[string]ToOne{"quota": toOne(o.QuotaGUID)},
 		Metadata:      toMetadata(o.Metadata),
 		Links: map[string]Link{
 			"self":           {Href: self},
 			"domains":        {Href: self + "/domains"},
 			"default_domain": {Href: self + "/domains/default"},
-			"quota":          {Href: s.url("/v3/organization_quotas")},
+			"quota":          {Href: s.url("/v3/organization_quotas/" + o.QuotaGUID)},
 		},
 	}
 }
@@ -135,7 +135,9 @@ func (s *Server) createOrg(w http.ResponseWriter, r *http.Request, a *Actor) err
 	if !a.Admin() {
 		// CF lets non-admins create orgs only with the user_org_creation
 		// feature flag, which is off by default.
-		return apierr.NotAuthorized()
+		if err := s.requireUserOrgCreation(r.Context()); err != nil {
+			return err
+		}
 	}
 	var b orgBody
 	if err := decode(r, &b); err != nil {
@@ -161,6 +163,10 @@ func (s *Server) createOrg(w http.ResponseWriter, r *http.Request, a *Actor) err
 	if err != nil {
 		return err
 	}
+	if err := s.grantOrgCreator(r, a, created); err != nil {
+		return err
+	}
+	s.audit(r, a, orgEvent(eventOrgCreate, created, b))
 	return writeJSON(w, http.StatusCreated, s.orgJSON(created))
 }
 
@@ -207,6 +213,7 @@ func (s *Server) updateOrg(w http.ResponseWriter, r *http.Request, a *Actor) err
 	if err != nil {
 		return err
 	}
+	s.audit(r, a, orgEvent(eventOrgUpdate, updated, b))
 	return writeJSON(w, http.StatusOK, s.orgJSON(updated))
 }
 
@@ -218,7 +225,8 @@ func (s *Server) deleteOrg(w http.ResponseWriter, r *http.Request, a *Actor) err
 	if !a.Admin() {
 		return apierr.NotAuthorized()
 	}
-	return s.runJob(w, r, "organization.delete", a, func() error { return s.store.DeleteOrg(r.Context(), o.GUID) })
+	s.audit(r, a, orgEvent(eventOrgDeleteRequest, o, map[string]any{"recursive": true}))
+	return s.enqueue(w, r, a, "organization.delete", guidPayload{GUID: o.GUID})
 }
 
 // applyCommon adds the filters every list shares: created_ats/updated_ats.

@@ -242,6 +242,7 @@ func (s *Server) createRole(w http.ResponseWriter, r *http.Request, a *Actor) er
 	if err != nil {
 		return err
 	}
+	s.auditRole(r, a, created, orgGUID, "add")
 	return writeJSON(w, http.StatusCreated, s.roleJSON(created))
 }
 
@@ -332,6 +333,7 @@ func (s *Server) deleteRole(w http.ResponseWriter, r *http.Request, a *Actor) er
 		if err := s.store.DeleteRole(r.Context(), ro.GUID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("delete role: %w", err)
 		}
+		s.auditRole(r, a, ro, orgGUID, "remove")
 		return nil
 	})
 }

@@ -71,6 +71,7 @@ type Server struct {
 	logger  *slog.Logger
 	mux     *http.ServeMux
 	metrics *metrics
+	jobs    *jobQueue
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, a *Actor) error
@@ -79,10 +80,11 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, a *Actor) error
 func New(opts Options, deps Deps) *Server {
 	s := &Server{
 		opts: opts, store: deps.Store, verify: deps.Verifier, users: deps.Users, logger: deps.Logger,
-		mux: http.NewServeMux(), metrics: newMetrics(deps.Registry),
+		mux: http.NewServeMux(), metrics: newMetrics(deps.Registry), jobs: newJobQueue(),
 	}
 	s.opts.ExternalURL = strings.TrimSuffix(s.opts.ExternalURL, "/")
 	s.routes()
+	s.registerJobOps()
 	return s
 }
 
@@ -98,6 +100,14 @@ func (s *Server) routes() {
 	s.registerRoles()
 	s.registerJobs()
 	s.registerEmptyLists()
+	s.registerFeatureFlags()
+	s.registerOrgQuotas()
+	s.registerSpaceQuotas()
+	s.registerAuditEvents()
+	s.registerStacks()
+	s.registerIsolationSegments()
+	s.registerDomains()
+	s.registerRoutes()
 }
 
 // public registers a handler that needs no token.

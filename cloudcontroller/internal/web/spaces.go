@@ -23,7 +23,7 @@ func (s *Server) spaceJSON(sp store.Space) spaceJSON {
 	self := s.url("/v3/spaces/" + sp.GUID)
 	return spaceJSON{
 		GUID: sp.GUID, CreatedAt: timestamp(sp.CreatedAt), UpdatedAt: timestamp(sp.UpdatedAt), Name: sp.Name,
-		Relationships: map[string]ToOne{"organization": toOne(sp.OrgGUID), "quota": {}},
+		Relationships: map[string]ToOne{"organization": toOne(sp.OrgGUID), "quota": toOne(sp.QuotaGUID)},
 		Metadata:      toMetadata(sp.Metadata),
 		Links: map[string]Link{
 			"self":           {Href: self},
@@ -213,6 +213,7 @@ func (s *Server) createSpace(w http.ResponseWriter, r *http.Request, a *Actor) e
 	if err != nil {
 		return err
 	}
+	s.audit(r, a, spaceEvent(eventSpaceCreate, created, b))
 	return writeJSON(w, http.StatusCreated, s.spaceJSON(created))
 }
 
@@ -247,6 +248,7 @@ func (s *Server) updateSpace(w http.ResponseWriter, r *http.Request, a *Actor) e
 	if err != nil {
 		return err
 	}
+	s.audit(r, a, spaceEvent(eventSpaceUpdate, updated, b))
 	return writeJSON(w, http.StatusOK, s.spaceJSON(updated))
 }
 
@@ -267,7 +269,8 @@ func (s *Server) deleteSpace(w http.ResponseWriter, r *http.Request, a *Actor) e
 			return apierr.NotAuthorized()
 		}
 	}
-	return s.runJob(w, r, "space.delete", a, func() error { return s.store.DeleteSpace(r.Context(), sp.GUID) })
+	s.audit(r, a, spaceEvent(eventSpaceDeleteRequest, sp, map[string]any{"recursive": true}))
+	return s.enqueue(w, r, a, "space.delete", guidPayload{GUID: sp.GUID})
 }
 
 type spaceFeature struct {

@@ -1,0 +1,66 @@
+package cloudcontroller_test
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// seedTenancy inserts n organizations with one space each, and gives user
+// organization_user and space_developer in all of them, straight into the
+// database (the API would take minutes).
+func seedTenancy(b *testing.B, dsn, user string, n int) {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	_, err = pool.Exec(ctx, `
+		INSERT INTO users (guid, username, origin) VALUES ($1, $1, 'uaa') ON CONFLICT DO NOTHING;
+		WITH o AS (
+			INSERT INTO organizations (guid, name) SELECT gen_random_uuid(), 'bench-org-' || i FROM generate_series(1, $2) i RETURNING guid
+		), s AS (
+			INSERT INTO spaces (guid, name, organization_guid) SELECT gen_random_uuid(), 'space', guid FROM o RETURNING guid, organization_guid
+		), r1 AS (
+			INSERT INTO roles (guid, type, user_guid, organization_guid) SELECT gen_random_uuid(), 'organization_user', $1, organization_guid FROM s
+		)
+		INSERT INTO roles (guid, type, user_guid, space_guid) SELECT gen_random_uuid(), 'space_developer', $1, guid FROM s`, user, n)
+	if err != nil {
+		b.Fatalf("seed: %v", err)
+	}
+}
+
+// BenchmarkListAsSpaceDeveloper: GET /v3/organizations and /v3/spaces with
+// 1,000 visible rows, per_page=5000, as a space developer (target p99 ≤ 50
+// ms on 2 cores).
+func BenchmarkListAsSpaceDeveloper(b *testing.B) {
+	c := startCCB(b)
+	dev := c.user("dev-guid", "dev")
+	c.must(http.StatusOK, http.MethodGet, "/v3/organizations", dev, nil) // CC meets the user
+	seedTenancy(b, c.dsn, "dev-guid", 1000)
+	for _, path := range []string{"/v3/organizations?per_page=5000", "/v3/spaces?per_page=5000", "/v3/roles?per_page=5000"} {
+		b.Run(path, func(b *testing.B) {
+			var lat []time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				r := c.do(http.MethodGet, path, dev, nil)
+				lat = append(lat, time.Since(t0))
+				if r.Status != http.StatusOK {
+					b.Fatalf("%d %s", r.Status, r.Body)
+				}
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		})
+	}
+	l := c.list("/v3/spaces?per_page=5000", dev)
+	if len(l.Resources) != 1000 {
+		b.Fatalf("developer sees %d spaces, want 1000", len(l.Resources))
+	}
+}
