@@ -211,3 +211,32 @@ func TestJobSurvivesRestart(t *testing.T) {
 	})
 	c.must(http.StatusNotFound, http.MethodGet, "/v3/organizations/"+org, c.admin(), nil)
 }
+
+// TestCFSpaceReads: what `cf space` reads besides the space itself.
+func TestCFSpaceReads(t *testing.T) {
+	t.Parallel()
+	c := startCC(t)
+	admin := c.admin()
+	space := c.createSpace(c.createOrg("reads"), "s")
+	for _, path := range []string{
+		"/v3/apps?space_guids=" + space,
+		"/v3/spaces/" + space + "/running_security_groups",
+		"/v3/spaces/" + space + "/staging_security_groups",
+		"/v3/service_instances?space_guids=" + space,
+	} {
+		if l := c.list(path, admin); len(l.Resources) != 0 || l.Pagination.TotalPages != 1 {
+			t.Errorf("%s: %+v", path, l)
+		}
+	}
+	var rel struct {
+		Data  *struct{} `json:"data"`
+		Links map[string]struct {
+			Href string `json:"href"`
+		} `json:"links"`
+	}
+	c.must(http.StatusOK, http.MethodGet, "/v3/spaces/"+space+"/relationships/isolation_segment", admin, nil).decode(t, &rel)
+	if rel.Data != nil || rel.Links["self"].Href == "" {
+		t.Fatalf("isolation segment relationship %+v", rel)
+	}
+	c.must(http.StatusNotFound, http.MethodGet, "/v3/spaces/00000000-0000-0000-0000-000000000000/running_security_groups", admin, nil)
+}

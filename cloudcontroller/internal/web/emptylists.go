@@ -8,10 +8,22 @@ import (
 
 // registerEmptyLists serves collections whose resources do not exist on
 // this platform yet with CF's empty list, never a 404: the cf CLI reads
-// them during `cf routes`, `cf app` and push.
+// them during `cf routes`, `cf space`, `cf app` and push. Apps come with
+// Cloud Controller II, which replaces the /v3/apps entry with the real
+// collection; until then no app can exist, so the empty list is true.
 func (s *Server) registerEmptyLists() {
-	for _, path := range []string{"/v3/service_route_bindings", "/v3/deployments", "/v3/service_instances", "/v3/service_credential_bindings"} {
+	for _, path := range []string{"/v3/apps", "/v3/service_route_bindings", "/v3/deployments", "/v3/service_instances", "/v3/service_credential_bindings", "/v3/security_groups"} {
 		s.authed("GET "+path, s.emptyList(path))
+	}
+	// No security groups exist, so no space has any bound.
+	for _, kind := range []string{"running_security_groups", "staging_security_groups"} {
+		s.authed("GET /v3/spaces/{guid}/"+kind, func(w http.ResponseWriter, r *http.Request, a *Actor) error {
+			sp, err := s.visibleSpace(r, a, r.PathValue("guid"))
+			if err != nil {
+				return err
+			}
+			return s.emptyList("/v3/spaces/"+sp.GUID+"/"+kind)(w, r, a)
+		})
 	}
 }
 

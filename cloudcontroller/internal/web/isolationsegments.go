@@ -47,6 +47,7 @@ func (s *Server) registerIsolationSegments() {
 	s.authed("DELETE /v3/isolation_segments/{guid}", s.deleteIsolationSegment)
 	s.authed("GET /v3/organizations/{guid}/relationships/default_isolation_segment", s.getOrgDefaultIsolationSegment)
 	s.authed("PATCH /v3/organizations/{guid}/relationships/default_isolation_segment", s.updateOrgDefaultIsolationSegment)
+	s.authed("GET /v3/spaces/{guid}/relationships/isolation_segment", s.getSpaceIsolationSegment)
 }
 
 func (s *Server) listIsolationSegments(w http.ResponseWriter, r *http.Request, a *Actor) error {
@@ -271,4 +272,17 @@ func (s *Server) updateOrgDefaultIsolationSegment(w http.ResponseWriter, r *http
 		return err
 	}
 	return writeJSON(w, http.StatusOK, s.orgDefaultIsolationSegmentJSON(o.GUID, seg))
+}
+
+// getSpaceIsolationSegment is GET /v3/spaces/:guid/relationships/isolation_segment
+// (cf space reads it). Spaces run in their organization's default segment;
+// assigning a space its own segment is not supported yet, so data is null.
+func (s *Server) getSpaceIsolationSegment(w http.ResponseWriter, r *http.Request, a *Actor) error {
+	sp, err := s.visibleSpace(r, a, r.PathValue("guid"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toOneRelationship{Links: map[string]Link{
+		"self": {Href: s.url("/v3/spaces/" + sp.GUID + "/relationships/isolation_segment")},
+	}})
 }
