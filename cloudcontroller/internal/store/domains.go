@@ -224,3 +224,11 @@ func (s *Store) firstName(ctx context.Context, op, sql string, args ...any) (str
 	}
 	return name, wrap(op, err)
 }
+
+// PrivateDomainCount returns how many private domains org owns (for domain
+// quotas).
+func (s *Store) PrivateDomainCount(ctx context.Context, org string) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM domains WHERE organization_guid = $1::uuid`, org).Scan(&n)
+	return n, wrap("count private domains", err)
+}

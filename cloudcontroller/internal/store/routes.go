@@ -109,3 +109,14 @@ func (s *Store) UpdateRoute(ctx context.Context, r Route) (Route, error) {
 func (s *Store) DeleteRoute(ctx context.Context, guid string) error {
 	return s.execOne(ctx, "delete route", `DELETE FROM routes WHERE guid = $1`, guid)
 }
+
+// RouteCounts returns how many routes the space and its organization have
+// (for route quotas).
+func (s *Store) RouteCounts(ctx context.Context, spaceGUID string) (space, org int64, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT
+			count(*) FILTER (WHERE r.space_guid = $1::uuid),
+			count(*)
+		FROM routes r JOIN spaces sp ON sp.guid = r.space_guid
+		WHERE sp.organization_guid = (SELECT organization_guid FROM spaces WHERE guid = $1::uuid)`, spaceGUID).Scan(&space, &org)
+	return space, org, wrap("count routes", err)
+}

@@ -312,6 +312,16 @@ func (s *Server) createDomain(w http.ResponseWriter, r *http.Request, a *Actor) 
 			return err
 		}
 		d.OrgGUID, d.SharedOrgGUIDs = o.GUID, sharedWith
+		if err := s.requireFlag(r.Context(), a, "private_domain_creation"); err != nil {
+			return err
+		}
+		n, err := s.store.PrivateDomainCount(r.Context(), o.GUID)
+		if err != nil {
+			return err
+		}
+		if err := s.checkDomainQuota(r.Context(), o.GUID, n); err != nil {
+			return err
+		}
 	} else if !a.Admin() {
 		return apierr.NotAuthorized()
 	}
@@ -487,16 +497,7 @@ func (s *Server) deleteDomain(w http.ResponseWriter, r *http.Request, a *Actor) 
 	} else if len(routes) > 0 {
 		return apierr.Unprocessable(domainHasRoutes)
 	}
-	return s.runJob(w, r, "domain.delete", a, func() error {
-		err := s.store.DeleteDomain(r.Context(), d.GUID)
-		switch {
-		case errors.Is(err, store.ErrReferenced):
-			return apierr.Unprocessable(domainHasRoutes)
-		case errors.Is(err, store.ErrNotFound):
-			return nil
-		}
-		return err
-	})
+	return s.enqueue(w, r, a, "domain.delete", guidPayload{GUID: d.GUID})
 }
 
 func (s *Server) domainRouteReservations(w http.ResponseWriter, r *http.Request, a *Actor) error {

@@ -55,6 +55,21 @@ func (s *Server) registerJobOps() {
 	s.registerOp("space.delete", func(ctx context.Context, p json.RawMessage) error {
 		return s.deleteByGUID(ctx, p, s.store.DeleteSpace)
 	})
+	s.registerOp("route.delete", func(ctx context.Context, p json.RawMessage) error {
+		return s.deleteByGUID(ctx, p, s.store.DeleteRoute)
+	})
+	s.registerOp("domain.delete", func(ctx context.Context, p json.RawMessage) error {
+		return s.deleteByGUID(ctx, p, func(ctx context.Context, guid string) error {
+			if err := s.store.DeleteDomain(ctx, guid); errors.Is(err, store.ErrReferenced) {
+				// Routes appeared after the request checked: a CF error,
+				// so the job fails for good.
+				return apierr.Unprocessable(domainHasRoutes)
+			} else if err != nil {
+				return err
+			}
+			return nil
+		})
+	})
 }
 
 type guidPayload struct {

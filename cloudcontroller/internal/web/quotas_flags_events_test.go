@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -63,16 +62,7 @@ func qfeSetup(t *testing.T) *qfeEnv {
 	ts.Config.Handler = e.srv
 	ts.Start()
 	t.Cleanup(ts.Close)
-	// The job workers (deletes of organizations and spaces are queued).
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		if err := e.srv.RunJobs(ctx); err != nil {
-			t.Errorf("RunJobs: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-stopped })
+	startJobs(t, e.srv) // deletes are queued
 	e.admin = e.user("admin-guid", "admin", apiuaa.ScopeCloudControllerAdmin)
 	return e
 }

@@ -336,6 +336,16 @@ func (s *Server) createRoute(w http.ResponseWriter, r *http.Request, a *Actor) e
 	if err := requireRouteWrite(ctx, a, sp.GUID); err != nil {
 		return err
 	}
+	if err := s.requireFlag(ctx, a, "route_creation"); err != nil {
+		return err
+	}
+	spaceRoutes, orgRoutes, err := s.store.RouteCounts(ctx, sp.GUID)
+	if err != nil {
+		return err
+	}
+	if err := s.checkRouteQuota(ctx, routeQuotaRequest{SpaceGUID: sp.GUID, SpaceRoutes: spaceRoutes, OrgRoutes: orgRoutes}); err != nil {
+		return err
+	}
 	rt := store.Route{SpaceGUID: sp.GUID, DomainGUID: d.GUID, DomainName: d.Name}
 	if b.Host != nil {
 		rt.Host = strings.ToLower(*b.Host)
@@ -490,10 +500,5 @@ func (s *Server) deleteRoute(w http.ResponseWriter, r *http.Request, a *Actor) e
 	if err := requireRouteWrite(r.Context(), a, sp.GUID); err != nil {
 		return err
 	}
-	return s.runJob(w, r, "route.delete", a, func() error {
-		if err := s.store.DeleteRoute(r.Context(), rt.GUID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		return nil
-	})
+	return s.enqueue(w, r, a, "route.delete", guidPayload{GUID: rt.GUID})
 }

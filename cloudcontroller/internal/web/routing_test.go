@@ -71,9 +71,11 @@ func newRoutingEnv(t *testing.T) *routingEnv {
 	iss := tokentest.New(t)
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String()
-	ts.Config.Handler = New(Options{ExternalURL: base, MaxBodyBytes: 1 << 20},
+	srv := New(Options{ExternalURL: base, MaxBodyBytes: 1 << 20},
 		Deps{Store: st, Verifier: iss.Verifier(t), Logger: testenv.Logger(t), Registry: prometheus.NewRegistry()})
+	ts.Config.Handler = srv
 	ts.Start()
+	startJobs(t, srv) // deletes are queued
 	t.Cleanup(ts.Close)
 
 	e := &routingEnv{t: t, url: base, st: st, iss: iss, sharedDomain: shared}
