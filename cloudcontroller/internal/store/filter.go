@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Filter is the WHERE, ORDER BY and paging of a list query. Conditions are
@@ -18,13 +20,20 @@ type Filter struct {
 	Limit, Offset int
 }
 
-// Where adds a condition; each "?" in cond is bound to the next arg.
+// Where adds a condition; each "?" in cond is bound to the next arg. A
+// placeholder written "?::uuid[]" takes a []string of which only valid UUIDs
+// are kept: a malformed guid in a filter matches nothing instead of failing
+// the cast, and columns are compared as uuid so that indexes apply.
 func (f *Filter) Where(cond string, args ...any) {
 	var b strings.Builder
 	i := 0
-	for _, r := range cond {
+	for pos, r := range cond {
 		if r == '?' && i < len(args) {
-			f.args = append(f.args, args[i])
+			arg := args[i]
+			if vals, ok := arg.([]string); ok && strings.HasPrefix(cond[pos+1:], "::uuid[]") {
+				arg = validUUIDs(vals)
+			}
+			f.args = append(f.args, arg)
 			fmt.Fprintf(&b, "$%d", len(f.args))
 			i++
 			continue
@@ -32,6 +41,17 @@ func (f *Filter) Where(cond string, args ...any) {
 		b.WriteRune(r)
 	}
 	f.conds = append(f.conds, b.String())
+}
+
+// validUUIDs keeps the values that parse as UUIDs.
+func validUUIDs(vals []string) []string {
+	out := make([]string, 0, len(vals))
+	for _, v := range vals {
+		if _, err := uuid.Parse(v); err == nil && len(v) == 36 {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // In adds "column = ANY(values)".

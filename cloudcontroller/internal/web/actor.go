@@ -49,8 +49,9 @@ func (s *Server) authenticate(r *http.Request) (*Actor, error) {
 		return nil, apierr.NotAuthorized()
 	}
 	// CF creates the CC user on first contact; its name is cached so that
-	// roles can be given by username without asking UAA.
-	if _, err := s.store.EnsureUser(r.Context(), store.User{GUID: a.GUID, Username: a.Username, Origin: a.Origin}); err != nil {
+	// roles can be given by username without asking UAA. Users already
+	// recorded by this process are not written again.
+	if err := s.ensureUser(r.Context(), a); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -162,4 +163,39 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// knownUsers remembers users this process has recorded, so that a request
+// does not cost a database write.
+type knownUsers struct {
+	mu    sync.Mutex
+	users map[string]string // guid → username
+}
+
+const maxKnownUsers = 100_000
+
+func (s *Server) ensureUser(ctx context.Context, a *Actor) error {
+	k := &s.known
+	k.mu.Lock()
+	name, ok := k.users[a.GUID]
+	k.mu.Unlock()
+	if ok && name == a.Username {
+		return nil
+	}
+	if _, err := s.store.EnsureUser(ctx, store.User{GUID: a.GUID, Username: a.Username, Origin: a.Origin}); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	if k.users == nil || len(k.users) >= maxKnownUsers {
+		k.users = map[string]string{}
+	}
+	k.users[a.GUID] = a.Username
+	k.mu.Unlock()
+	return nil
+}
+
+func (k *knownUsers) forget(guid string) {
+	k.mu.Lock()
+	delete(k.users, guid)
+	k.mu.Unlock()
 }

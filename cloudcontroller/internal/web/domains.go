@@ -90,10 +90,10 @@ func domainFilter(l query.List) (store.Filter, error) {
 		f.In("t.name", lowerAll(v))
 	}
 	if v, ok := l.Filters["guids"]; ok {
-		f.Where("t.guid::text = ANY(?)", v)
+		f.Where("t.guid = ANY(?::uuid[])", v)
 	}
 	if v, ok := l.Filters["organization_guids"]; ok {
-		f.Where("t.organization_guid::text = ANY(?)", v)
+		f.Where("t.organization_guid = ANY(?::uuid[])", v)
 	}
 	return f, applyCommon(&f, l)
 }

@@ -60,7 +60,7 @@ func (s *Server) listIsolationSegments(w http.ResponseWriter, r *http.Request, a
 		f.In("lower(t.name)", lowerAll(v))
 	}
 	if v, ok := l.Filters["guids"]; ok {
-		f.Where("t.guid::text = ANY(?)", v)
+		f.Where("t.guid = ANY(?::uuid[])", v)
 	}
 	if _, ok := l.Filters["organization_guids"]; ok {
 		// Only the shared segment is entitled to organizations (to all).

@@ -54,16 +54,17 @@ type list struct {
 	Included   map[string]any   `json:"included,omitempty"`
 }
 
+// writeJSON streams v as the response body. Encoding our own response
+// types cannot fail part-way but for a broken connection, so the body is
+// not buffered whole: a 5000-resource list goes out as it is encoded.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
 	return nil
 }
 

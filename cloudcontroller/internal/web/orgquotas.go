@@ -55,13 +55,13 @@ func (s *Server) registerOrgQuotas() {
 // organizations in its relationships).
 func (s *Server) quotaOrgs(r *http.Request, a *Actor, quotaGUIDs []string) (store.QuotaMembers, error) {
 	f := store.Filter{}
-	f.Where("t.quota_guid::text = ANY(?)", quotaGUIDs)
+	f.Where("t.quota_guid = ANY(?::uuid[])", quotaGUIDs)
 	if !a.GlobalReader() {
 		orgs, err := a.VisibleOrgs(r.Context())
 		if err != nil {
 			return nil, err
 		}
-		f.Where("t.guid::text = ANY(?)", orgs)
+		f.Where("t.guid = ANY(?::uuid[])", orgs)
 	}
 	return s.store.OrgQuotaOrgs(r.Context(), f)
 }
@@ -73,7 +73,7 @@ func (s *Server) listOrgQuotas(w http.ResponseWriter, r *http.Request, a *Actor)
 	}
 	f := store.Filter{OrderBy: l.OrderBy, Desc: l.Desc, Limit: l.PerPage, Offset: l.Offset()}
 	if v, ok := l.Filters["guids"]; ok {
-		f.Where("t.guid::text = ANY(?)", v)
+		f.Where("t.guid = ANY(?::uuid[])", v)
 	}
 	if v, ok := l.Filters["names"]; ok {
 		f.In("t.name", v)
@@ -84,9 +84,9 @@ func (s *Server) listOrgQuotas(w http.ResponseWriter, r *http.Request, a *Actor)
 			if err != nil {
 				return err
 			}
-			f.Where("EXISTS (SELECT 1 FROM organizations o WHERE o.quota_guid = t.guid AND o.guid::text = ANY(?) AND o.guid::text = ANY(?))", v, orgs)
+			f.Where("EXISTS (SELECT 1 FROM organizations o WHERE o.quota_guid = t.guid AND o.guid = ANY(?::uuid[]) AND o.guid = ANY(?::uuid[]))", v, orgs)
 		} else {
-			f.Where("EXISTS (SELECT 1 FROM organizations o WHERE o.quota_guid = t.guid AND o.guid::text = ANY(?))", v)
+			f.Where("EXISTS (SELECT 1 FROM organizations o WHERE o.quota_guid = t.guid AND o.guid = ANY(?::uuid[]))", v)
 		}
 	}
 	if err := applyCommon(&f, l); err != nil {
@@ -166,7 +166,7 @@ func (s *Server) checkOrgsExist(r *http.Request, guids []string, suffix string) 
 		return nil
 	}
 	f := store.Filter{}
-	f.Where("t.guid::text = ANY(?)", guids)
+	f.Where("t.guid = ANY(?::uuid[])", guids)
 	orgs, _, err := s.store.ListOrgs(r.Context(), f)
 	if err != nil {
 		return err

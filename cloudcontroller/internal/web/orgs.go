@@ -12,29 +12,39 @@ import (
 )
 
 type orgJSON struct {
-	GUID          string           `json:"guid"`
-	CreatedAt     string           `json:"created_at"`
-	UpdatedAt     string           `json:"updated_at"`
-	Name          string           `json:"name"`
-	Suspended     bool             `json:"suspended"`
-	Relationships map[string]ToOne `json:"relationships"`
-	Metadata      Metadata         `json:"metadata"`
-	Links         map[string]Link  `json:"links"`
+	GUID          string `json:"guid"`
+	CreatedAt     string `json:"created_at"`
+	UpdatedAt     string `json:"updated_at"`
+	Name          string `json:"name"`
+	Suspended     bool   `json:"suspended"`
+	Relationships struct {
+		Quota ToOne `json:"quota"`
+	} `json:"relationships"`
+	Metadata Metadata `json:"metadata"`
+	Links    orgLinks `json:"links"`
+}
+
+type orgLinks struct {
+	Self          Link `json:"self"`
+	Domains       Link `json:"domains"`
+	DefaultDomain Link `json:"default_domain"`
+	Quota         Link `json:"quota"`
 }
 
 func (s *Server) orgJSON(o store.Org) orgJSON {
 	self := s.url("/v3/organizations/" + o.GUID)
-	return orgJSON{
+	out := orgJSON{
 		GUID: o.GUID, CreatedAt: timestamp(o.CreatedAt), UpdatedAt: timestamp(o.UpdatedAt), Name: o.Name, Suspended: o.Suspended,
-		Relationships: map[string]ToOne{"quota": toOne(o.QuotaGUID)},
-		Metadata:      toMetadata(o.Metadata),
-		Links: map[string]Link{
-			"self":           {Href: self},
-			"domains":        {Href: self + "/domains"},
-			"default_domain": {Href: self + "/domains/default"},
-			"quota":          {Href: s.url("/v3/organization_quotas/" + o.QuotaGUID)},
+		Metadata: toMetadata(o.Metadata),
+		Links: orgLinks{
+			Self:          Link{Href: self},
+			Domains:       Link{Href: self + "/domains"},
+			DefaultDomain: Link{Href: self + "/domains/default"},
+			Quota:         Link{Href: s.url("/v3/organization_quotas/" + o.QuotaGUID)},
 		},
 	}
+	out.Relationships.Quota = toOne(o.QuotaGUID)
+	return out
 }
 
 var orgListSpec = query.Spec{Filters: []string{"names", "guids"}, OrderBy: []string{"name"}, LabelSelector: true, Timestamps: true}
@@ -57,7 +67,7 @@ func (s *Server) listOrgs(w http.ResponseWriter, r *http.Request, a *Actor) erro
 		f.In("t.name", v)
 	}
 	if v, ok := l.Filters["guids"]; ok {
-		f.Where("t.guid::text = ANY(?)", v)
+		f.Where("t.guid = ANY(?::uuid[])", v)
 	}
 	if err := applyCommon(&f, l); err != nil {
 		return err
@@ -67,7 +77,7 @@ func (s *Server) listOrgs(w http.ResponseWriter, r *http.Request, a *Actor) erro
 		if err != nil {
 			return err
 		}
-		f.Where("t.guid::text = ANY(?)", orgs)
+		f.Where("t.guid = ANY(?::uuid[])", orgs)
 	}
 	orgs, total, err := s.store.ListOrgs(r.Context(), f)
 	if err != nil {

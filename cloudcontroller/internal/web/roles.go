@@ -11,28 +11,41 @@ import (
 )
 
 type roleJSON struct {
-	GUID          string           `json:"guid"`
-	CreatedAt     string           `json:"created_at"`
-	UpdatedAt     string           `json:"updated_at"`
-	Type          string           `json:"type"`
-	Relationships map[string]ToOne `json:"relationships"`
-	Links         map[string]Link  `json:"links"`
+	GUID          string            `json:"guid"`
+	CreatedAt     string            `json:"created_at"`
+	UpdatedAt     string            `json:"updated_at"`
+	Type          string            `json:"type"`
+	Relationships roleRelationships `json:"relationships"`
+	Links         roleLinks         `json:"links"`
+}
+
+type roleRelationships struct {
+	User         ToOne `json:"user"`
+	Organization ToOne `json:"organization"`
+	Space        ToOne `json:"space"`
+}
+
+type roleLinks struct {
+	Self         Link  `json:"self"`
+	User         Link  `json:"user"`
+	Organization *Link `json:"organization,omitempty"`
+	Space        *Link `json:"space,omitempty"`
 }
 
 func (s *Server) roleJSON(ro store.Role) roleJSON {
-	links := map[string]Link{
-		"self": {Href: s.url("/v3/roles/" + ro.GUID)},
-		"user": {Href: s.url("/v3/users/" + ro.UserGUID)},
+	links := roleLinks{
+		Self: Link{Href: s.url("/v3/roles/" + ro.GUID)},
+		User: Link{Href: s.url("/v3/users/" + ro.UserGUID)},
 	}
 	if ro.OrgGUID != "" {
-		links["organization"] = Link{Href: s.url("/v3/organizations/" + ro.OrgGUID)}
+		links.Organization = &Link{Href: s.url("/v3/organizations/" + ro.OrgGUID)}
 	}
 	if ro.SpaceGUID != "" {
-		links["space"] = Link{Href: s.url("/v3/spaces/" + ro.SpaceGUID)}
+		links.Space = &Link{Href: s.url("/v3/spaces/" + ro.SpaceGUID)}
 	}
 	return roleJSON{
 		GUID: ro.GUID, CreatedAt: timestamp(ro.CreatedAt), UpdatedAt: timestamp(ro.UpdatedAt), Type: ro.Type,
-		Relationships: map[string]ToOne{"user": toOne(ro.UserGUID), "organization": toOne(ro.OrgGUID), "space": toOne(ro.SpaceGUID)},
+		Relationships: roleRelationships{User: toOne(ro.UserGUID), Organization: toOne(ro.OrgGUID), Space: toOne(ro.SpaceGUID)},
 		Links:         links,
 	}
 }
@@ -60,7 +73,7 @@ func roleVisibility(r *http.Request, a *Actor, f *store.Filter) error {
 	if err != nil {
 		return err
 	}
-	f.Where(`coalesce(t.organization_guid, (SELECT sp.organization_guid FROM spaces sp WHERE sp.guid = t.space_guid))::text = ANY(?)`, orgs)
+	f.Where(`coalesce(t.organization_guid, (SELECT sp.organization_guid FROM spaces sp WHERE sp.guid = t.space_guid)) = ANY(?::uuid[])`, orgs)
 	return nil
 }
 
@@ -114,7 +127,7 @@ func (s *Server) listRoles(w http.ResponseWriter, r *http.Request, a *Actor) err
 	}
 	if l.Includes("space") {
 		f := store.Filter{}
-		f.Where("t.guid::text = ANY(?)", nonNil(spaceGUIDs))
+		f.Where("t.guid = ANY(?::uuid[])", nonNil(spaceGUIDs))
 		spaces, _, err := s.store.ListSpaces(r.Context(), f)
 		if err != nil {
 			return err
@@ -127,7 +140,7 @@ func (s *Server) listRoles(w http.ResponseWriter, r *http.Request, a *Actor) err
 	}
 	if l.Includes("organization") {
 		f := store.Filter{}
-		f.Where("t.guid::text = ANY(?)", nonNil(orgGUIDs))
+		f.Where("t.guid = ANY(?::uuid[])", nonNil(orgGUIDs))
 		orgs, _, err := s.store.ListOrgs(r.Context(), f)
 		if err != nil {
 			return err

@@ -15,19 +15,33 @@ import (
 )
 
 type routeJSON struct {
-	GUID          string            `json:"guid"`
-	CreatedAt     string            `json:"created_at"`
-	UpdatedAt     string            `json:"updated_at"`
-	Protocol      string            `json:"protocol"`
-	Host          string            `json:"host"`
-	Path          string            `json:"path"`
-	Port          *int              `json:"port"`
-	URL           string            `json:"url"`
-	Destinations  []destinationJSON `json:"destinations"`
-	Options       map[string]string `json:"options"`
-	Metadata      Metadata          `json:"metadata"`
-	Relationships map[string]ToOne  `json:"relationships"`
-	Links         map[string]Link   `json:"links"`
+	GUID          string             `json:"guid"`
+	CreatedAt     string             `json:"created_at"`
+	UpdatedAt     string             `json:"updated_at"`
+	Protocol      string             `json:"protocol"`
+	Host          string             `json:"host"`
+	Path          string             `json:"path"`
+	Port          *int               `json:"port"`
+	URL           string             `json:"url"`
+	Destinations  []destinationJSON  `json:"destinations"`
+	Options       map[string]string  `json:"options"`
+	Metadata      Metadata           `json:"metadata"`
+	Relationships routeRelationships `json:"relationships"`
+	Links         routeLinks         `json:"links"`
+}
+
+// Structs, not maps, for the resources lists carry by the thousand:
+// encoding/json sorts map keys on every encode.
+type routeRelationships struct {
+	Space  ToOne `json:"space"`
+	Domain ToOne `json:"domain"`
+}
+
+type routeLinks struct {
+	Self         Link `json:"self"`
+	Space        Link `json:"space"`
+	Domain       Link `json:"domain"`
+	Destinations Link `json:"destinations"`
 }
 
 // routeURL is CF's route url: host.domain/path, domain/path without a
@@ -51,12 +65,12 @@ func (s *Server) routeJSON(rt store.Route, dests []store.Destination) routeJSON 
 		Destinations:  s.destinationsJSON(dests),
 		Options:       rt.Options,
 		Metadata:      toMetadata(rt.Metadata),
-		Relationships: map[string]ToOne{"space": toOne(rt.SpaceGUID), "domain": toOne(rt.DomainGUID)},
-		Links: map[string]Link{
-			"self":         {Href: self},
-			"space":        {Href: s.url("/v3/spaces/" + rt.SpaceGUID)},
-			"domain":       {Href: s.url("/v3/domains/" + rt.DomainGUID)},
-			"destinations": {Href: self + "/destinations"},
+		Relationships: routeRelationships{Space: toOne(rt.SpaceGUID), Domain: toOne(rt.DomainGUID)},
+		Links: routeLinks{
+			Self:         Link{Href: self},
+			Space:        Link{Href: s.url("/v3/spaces/" + rt.SpaceGUID)},
+			Domain:       Link{Href: s.url("/v3/domains/" + rt.DomainGUID)},
+			Destinations: Link{Href: self + "/destinations"},
 		},
 	}
 }
@@ -105,7 +119,7 @@ func routeFilter(l query.List) (store.Filter, error) {
 		f.Where("(t.port = ANY(?) OR (? AND t.port IS NULL))", ports, none)
 	}
 	if v, ok := l.Filters["organization_guids"]; ok {
-		f.Where("t.space_guid IN (SELECT os.guid FROM spaces os WHERE os.organization_guid::text = ANY(?))", v)
+		f.Where("t.space_guid IN (SELECT os.guid FROM spaces os WHERE os.organization_guid = ANY(?::uuid[]))", v)
 	}
 	if v, ok := l.Filters["app_guids"]; ok {
 		f.Where("t.guid IN (SELECT ad.route_guid FROM route_destinations ad WHERE ad.app_guid = ANY(?))", v)
@@ -164,7 +178,7 @@ func (s *Server) routeIncludes(r *http.Request, a *Actor, l query.List, routes [
 	}
 	if l.Includes("domain") {
 		f := store.Filter{}
-		f.Where("t.guid::text = ANY(?)", nonNil(domainGUIDs))
+		f.Where("t.guid = ANY(?::uuid[])", nonNil(domainGUIDs))
 		domains, _, err := s.store.ListDomains(ctx, f)
 		if err != nil {
 			return nil, err
@@ -181,7 +195,7 @@ func (s *Server) routeIncludes(r *http.Request, a *Actor, l query.List, routes [
 	}
 	if l.Includes("space") || l.Includes("space.organization") {
 		f := store.Filter{}
-		f.Where("t.guid::text = ANY(?)", nonNil(spaceGUIDs))
+		f.Where("t.guid = ANY(?::uuid[])", nonNil(spaceGUIDs))
 		spaces, _, err := s.store.ListSpaces(ctx, f)
 		if err != nil {
 			return nil, err
@@ -195,7 +209,7 @@ func (s *Server) routeIncludes(r *http.Request, a *Actor, l query.List, routes [
 		inc["spaces"] = out
 		if l.Includes("space.organization") {
 			of := store.Filter{}
-			of.Where("t.guid::text = ANY(?)", nonNil(orgGUIDs))
+			of.Where("t.guid = ANY(?::uuid[])", nonNil(orgGUIDs))
 			orgs, _, err := s.store.ListOrgs(ctx, of)
 			if err != nil {
 				return nil, err

@@ -57,7 +57,7 @@ func routeVisibility(r *http.Request, a *Actor, f *store.Filter) error {
 	if err != nil {
 		return err
 	}
-	f.Where("(t.space_guid::text = ANY(?) OR t.space_guid IN (SELECT vs.guid FROM spaces vs WHERE vs.organization_guid::text = ANY(?)))", spaces, orgs)
+	f.Where("(t.space_guid = ANY(?::uuid[]) OR t.space_guid IN (SELECT vs.guid FROM spaces vs WHERE vs.organization_guid = ANY(?::uuid[])))", spaces, orgs)
 	return nil
 }
 
@@ -105,8 +105,8 @@ func domainVisibility(r *http.Request, a *Actor, f *store.Filter) error {
 	if err != nil {
 		return err
 	}
-	f.Where(`(t.organization_guid IS NULL OR t.organization_guid::text = ANY(?)
-		OR t.guid IN (SELECT so.domain_guid FROM domain_shared_organizations so WHERE so.organization_guid::text = ANY(?)))`, orgs, orgs)
+	f.Where(`(t.organization_guid IS NULL OR t.organization_guid = ANY(?::uuid[])
+		OR t.guid IN (SELECT so.domain_guid FROM domain_shared_organizations so WHERE so.organization_guid = ANY(?::uuid[])))`, orgs, orgs)
 	return nil
 }
 

@@ -72,6 +72,7 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *metrics
 	jobs    *jobQueue
+	known   knownUsers
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, a *Actor) error

@@ -65,7 +65,7 @@ func spaceQuotaVisibility(r *http.Request, a *Actor, f *store.Filter) error {
 	if err != nil {
 		return err
 	}
-	f.Where("(t.organization_guid::text = ANY(?) OR t.guid IN (SELECT sp.space_quota_guid FROM spaces sp WHERE sp.guid::text = ANY(?)))", managed, spaces)
+	f.Where("(t.organization_guid = ANY(?::uuid[]) OR t.guid IN (SELECT sp.space_quota_guid FROM spaces sp WHERE sp.guid = ANY(?::uuid[])))", managed, spaces)
 	return nil
 }
 
@@ -73,7 +73,7 @@ func spaceQuotaVisibility(r *http.Request, a *Actor, f *store.Filter) error {
 // see.
 func (s *Server) quotaSpaces(r *http.Request, a *Actor, quotaGUIDs []string) (store.QuotaMembers, error) {
 	f := store.Filter{}
-	f.Where("t.space_quota_guid::text = ANY(?)", quotaGUIDs)
+	f.Where("t.space_quota_guid = ANY(?::uuid[])", quotaGUIDs)
 	if err := spaceVisibility(r, a, &f); err != nil {
 		return nil, err
 	}
@@ -87,16 +87,16 @@ func (s *Server) listSpaceQuotas(w http.ResponseWriter, r *http.Request, a *Acto
 	}
 	f := store.Filter{OrderBy: l.OrderBy, Desc: l.Desc, Limit: l.PerPage, Offset: l.Offset()}
 	if v, ok := l.Filters["guids"]; ok {
-		f.Where("t.guid::text = ANY(?)", v)
+		f.Where("t.guid = ANY(?::uuid[])", v)
 	}
 	if v, ok := l.Filters["names"]; ok {
 		f.In("t.name", v)
 	}
 	if v, ok := l.Filters["organization_guids"]; ok {
-		f.Where("t.organization_guid::text = ANY(?)", v)
+		f.Where("t.organization_guid = ANY(?::uuid[])", v)
 	}
 	if v, ok := l.Filters["space_guids"]; ok {
-		f.Where("t.guid IN (SELECT sp.space_quota_guid FROM spaces sp WHERE sp.guid::text = ANY(?))", v)
+		f.Where("t.guid IN (SELECT sp.space_quota_guid FROM spaces sp WHERE sp.guid = ANY(?::uuid[]))", v)
 	}
 	if err := applyCommon(&f, l); err != nil {
 		return err
@@ -203,7 +203,7 @@ func (s *Server) checkQuotaSpaces(r *http.Request, a *Actor, guids []string, org
 		return nil
 	}
 	f := store.Filter{}
-	f.Where("t.guid::text = ANY(?)", guids)
+	f.Where("t.guid = ANY(?::uuid[])", guids)
 	if create {
 		f.Where("t.organization_guid::text = ?", org)
 	}

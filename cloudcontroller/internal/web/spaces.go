@@ -10,28 +10,40 @@ import (
 )
 
 type spaceJSON struct {
-	GUID          string           `json:"guid"`
-	CreatedAt     string           `json:"created_at"`
-	UpdatedAt     string           `json:"updated_at"`
-	Name          string           `json:"name"`
-	Relationships map[string]ToOne `json:"relationships"`
-	Metadata      Metadata         `json:"metadata"`
-	Links         map[string]Link  `json:"links"`
+	GUID          string `json:"guid"`
+	CreatedAt     string `json:"created_at"`
+	UpdatedAt     string `json:"updated_at"`
+	Name          string `json:"name"`
+	Relationships struct {
+		Organization ToOne `json:"organization"`
+		Quota        ToOne `json:"quota"`
+	} `json:"relationships"`
+	Metadata Metadata   `json:"metadata"`
+	Links    spaceLinks `json:"links"`
+}
+
+type spaceLinks struct {
+	Self          Link `json:"self"`
+	Organization  Link `json:"organization"`
+	Features      Link `json:"features"`
+	ApplyManifest Link `json:"apply_manifest"`
 }
 
 func (s *Server) spaceJSON(sp store.Space) spaceJSON {
 	self := s.url("/v3/spaces/" + sp.GUID)
-	return spaceJSON{
+	out := spaceJSON{
 		GUID: sp.GUID, CreatedAt: timestamp(sp.CreatedAt), UpdatedAt: timestamp(sp.UpdatedAt), Name: sp.Name,
-		Relationships: map[string]ToOne{"organization": toOne(sp.OrgGUID), "quota": toOne(sp.QuotaGUID)},
-		Metadata:      toMetadata(sp.Metadata),
-		Links: map[string]Link{
-			"self":           {Href: self},
-			"organization":   {Href: s.url("/v3/organizations/" + sp.OrgGUID)},
-			"features":       {Href: self + "/features"},
-			"apply_manifest": {Href: self + "/actions/apply_manifest", Method: "POST"},
+		Metadata: toMetadata(sp.Metadata),
+		Links: spaceLinks{
+			Self:          Link{Href: self},
+			Organization:  Link{Href: s.url("/v3/organizations/" + sp.OrgGUID)},
+			Features:      Link{Href: self + "/features"},
+			ApplyManifest: Link{Href: self + "/actions/apply_manifest", Method: "POST"},
 		},
 	}
+	out.Relationships.Organization = toOne(sp.OrgGUID)
+	out.Relationships.Quota = toOne(sp.QuotaGUID)
+	return out
 }
 
 var spaceListSpec = query.Spec{
@@ -59,7 +71,7 @@ func spaceVisibility(r *http.Request, a *Actor, f *store.Filter) error {
 	if err != nil {
 		return err
 	}
-	f.Where("(t.guid::text = ANY(?) OR t.organization_guid::text = ANY(?))", spaces, orgs)
+	f.Where("(t.guid = ANY(?::uuid[]) OR t.organization_guid = ANY(?::uuid[]))", spaces, orgs)
 	return nil
 }
 
@@ -73,10 +85,10 @@ func (s *Server) listSpaces(w http.ResponseWriter, r *http.Request, a *Actor) er
 		f.In("t.name", v)
 	}
 	if v, ok := l.Filters["guids"]; ok {
-		f.Where("t.guid::text = ANY(?)", v)
+		f.Where("t.guid = ANY(?::uuid[])", v)
 	}
 	if v, ok := l.Filters["organization_guids"]; ok {
-		f.Where("t.organization_guid::text = ANY(?)", v)
+		f.Where("t.organization_guid = ANY(?::uuid[])", v)
 	}
 	if err := applyCommon(&f, l); err != nil {
 		return err
@@ -97,7 +109,7 @@ func (s *Server) listSpaces(w http.ResponseWriter, r *http.Request, a *Actor) er
 	resp := list{Pagination: l.Pagination(s.url("/v3/spaces"), total), Resources: out}
 	if l.Includes("organization") {
 		of := store.Filter{}
-		of.Where("t.guid::text = ANY(?)", orgGUIDs)
+		of.Where("t.guid = ANY(?::uuid[])", orgGUIDs)
 		orgs, _, err := s.store.ListOrgs(r.Context(), of)
 		if err != nil {
 			return err

@@ -67,7 +67,7 @@ func (s *Server) listStacks(w http.ResponseWriter, r *http.Request, a *Actor) er
 		f.In("t.name", v)
 	}
 	if v, ok := l.Filters["guids"]; ok {
-		f.Where("t.guid::text = ANY(?)", v)
+		f.Where("t.guid = ANY(?::uuid[])", v)
 	}
 	if v, ok := l.Filters["default"]; ok {
 		if len(v) != 1 || (v[0] != "true" && v[0] != "false") {

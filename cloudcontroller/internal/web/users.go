@@ -63,7 +63,7 @@ func userVisibility(r *http.Request, a *Actor, f *store.Filter) error {
 	}
 	f.Where(`(t.guid = ? OR t.guid IN (
 		SELECT ro.user_guid FROM roles ro LEFT JOIN spaces sp ON sp.guid = ro.space_guid
-		WHERE coalesce(ro.organization_guid, sp.organization_guid)::text = ANY(?)))`, a.GUID, orgs)
+		WHERE coalesce(ro.organization_guid, sp.organization_guid) = ANY(?::uuid[])))`, a.GUID, orgs)
 	return nil
 }
 
@@ -244,5 +244,8 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, a *Actor) er
 	if err != nil {
 		return err
 	}
-	return s.runJob(w, r, "user.delete", a, func() error { return s.store.DeleteUser(r.Context(), u.GUID) })
+	return s.runJob(w, r, "user.delete", a, func() error {
+		s.known.forget(u.GUID)
+		return s.store.DeleteUser(r.Context(), u.GUID)
+	})
 }
