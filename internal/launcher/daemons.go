@@ -36,6 +36,7 @@ type Daemon struct {
 func Daemons() []Daemon {
 	return []Daemon{
 		uaaDaemon(),
+		blobstoreDaemon(),
 		cloudControllerDaemon(),
 	}
 }
@@ -88,6 +89,10 @@ func (e *Env) UAASigningKeyFile() string { return e.sec.uaaKeyFile }
 
 // Cert returns the certificate files of daemon name.
 func (e *Env) Cert(name string) (pki.Files, error) { return e.sec.cert(name) }
+
+// DataDir returns the directory where daemon name keeps its data, DIR/data/NAME
+// (created by the daemon).
+func (e *Env) DataDir(name string) string { return e.layout.path("data", name) }
 
 // LogLevel returns the log level daemons run at.
 func (e *Env) LogLevel() string { return "info" }
