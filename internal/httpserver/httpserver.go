@@ -31,6 +31,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// MaxHeaderBytes bounds request headers (default 64 KiB).
 	MaxHeaderBytes int
+	// BeforeShutdown, when set, is called once ctx is cancelled and before
+	// the graceful shutdown starts (to fail readiness, say).
+	BeforeShutdown func()
 }
 
 // Server is an HTTP server with an explicit lifecycle.
@@ -102,6 +105,9 @@ func (s *Server) Run(ctx context.Context) error {
 	case err := <-errc:
 		return fmt.Errorf("%s: serve: %w", s.name, err)
 	case <-ctx.Done():
+	}
+	if s.cfg.BeforeShutdown != nil {
+		s.cfg.BeforeShutdown()
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()

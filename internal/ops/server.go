@@ -8,12 +8,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/anvilpaas/anvil/internal/httpserver"
 )
 
 // Server is the operations HTTP listener. Its methods are safe for
@@ -21,15 +21,11 @@ import (
 type Server struct {
 	cfg    Config
 	logger *slog.Logger
-	http   *http.Server
+	http   *httpserver.Server
 	checks *checker
 
 	started      atomic.Bool
 	shuttingDown atomic.Bool
-	ready        chan struct{}
-
-	mu   sync.Mutex
-	addr net.Addr
 }
 
 // New returns a Server serving reg's metrics. A nil reg serves an empty
@@ -47,7 +43,6 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) *Server {
 		cfg:    cfg,
 		logger: logger,
 		checks: &checker{timeout: cfg.CheckTimeout},
-		ready:  make(chan struct{}),
 	}
 
 	mux := http.NewServeMux()
@@ -63,14 +58,14 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) *Server {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 
-	s.http = &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		// No WriteTimeout: /debug/pprof/profile and /trace stream for as
-		// long as the caller asks (30s by default).
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	// No write timeout: /debug/pprof/profile and /trace stream for as long
+	// as the caller asks (30s by default).
+	s.http = httpserver.New("ops", httpserver.Config{
+		Listen:          cfg.Listen,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		// /readyz answers 503 from the moment shutdown starts.
+		BeforeShutdown: func() { s.shuttingDown.Store(true) },
+	}, mux, logger)
 	return s
 }
 
@@ -82,14 +77,10 @@ func (s *Server) AddCheck(name string, check CheckFunc) {
 }
 
 // Ready is closed once the listener is bound.
-func (s *Server) Ready() <-chan struct{} { return s.ready }
+func (s *Server) Ready() <-chan struct{} { return s.http.Ready() }
 
 // Addr returns the bound address, or nil before Ready is closed.
-func (s *Server) Addr() net.Addr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addr
-}
+func (s *Server) Addr() net.Addr { return s.http.Addr() }
 
 // Run binds cfg.Listen and serves until ctx is cancelled, then shuts down
 // gracefully within cfg.ShutdownTimeout (closing remaining connections
@@ -103,41 +94,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.cfg.Validate(); err != nil {
 		return fmt.Errorf("ops: %w", err)
 	}
-	if ctx.Err() != nil {
-		return nil
-	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", s.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("ops: listen: %w", err)
-	}
-	s.mu.Lock()
-	s.addr = ln.Addr()
-	s.mu.Unlock()
-	close(s.ready)
-	s.logger.Info("ops listener started", "addr", ln.Addr().String())
-
-	errc := make(chan error, 1)
-	go func() { errc <- s.http.Serve(ln) }()
-
-	select {
-	case err := <-errc:
-		return fmt.Errorf("ops: serve: %w", err)
-	case <-ctx.Done():
-	}
-
-	s.shuttingDown.Store(true)
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
-	defer cancel()
-	if err := s.http.Shutdown(sctx); err != nil {
-		s.logger.Warn("ops listener graceful shutdown incomplete; closing connections", "err", err)
-		s.http.Close()
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("ops: serve: %w", err)
-	}
-	s.logger.Info("ops listener stopped")
-	return nil
+	return s.http.Run(ctx)
 }
 
 func (s *Server) serveHealthz(w http.ResponseWriter, _ *http.Request) {
