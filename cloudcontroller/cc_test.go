@@ -240,3 +240,46 @@ func TestCFSpaceReads(t *testing.T) {
 	}
 	c.must(http.StatusNotFound, http.MethodGet, "/v3/spaces/00000000-0000-0000-0000-000000000000/running_security_groups", admin, nil)
 }
+
+func TestOrgAndSpaceUsersAndUsage(t *testing.T) {
+	t.Parallel()
+	c := startCC(t)
+	admin := c.admin()
+	org := c.createOrg("people")
+	space := c.createSpace(org, "s")
+	c.createOrg("elsewhere")
+	c.user("ann-guid", "ann")
+	c.user("ben-guid", "ben")
+	c.grant("organization_user", "ann-guid", org)
+	c.grant("organization_user", "ben-guid", org)
+	c.grant("space_developer", "ben-guid", space)
+
+	names := func(path string) string {
+		var out []string
+		var l struct {
+			Resources []struct {
+				Username string `json:"username"`
+			} `json:"resources"`
+		}
+		c.must(http.StatusOK, http.MethodGet, path, admin, nil).decode(t, &l)
+		for _, u := range l.Resources {
+			out = append(out, u.Username)
+		}
+		return strings.Join(out, ",")
+	}
+	if got := names("/v3/organizations/" + org + "/users?order_by=created_at"); got != "ann,ben" {
+		t.Fatalf("org users %q", got)
+	}
+	if got := names("/v3/spaces/" + space + "/users"); got != "ben" {
+		t.Fatalf("space users %q", got)
+	}
+	c.must(http.StatusNotFound, http.MethodGet, "/v3/spaces/"+space+"/users", c.user("stranger-guid", "stranger"), nil)
+
+	var u struct {
+		UsageSummary map[string]int `json:"usage_summary"`
+	}
+	c.must(http.StatusOK, http.MethodGet, "/v3/organizations/"+org+"/usage_summary", admin, nil).decode(t, &u)
+	if u.UsageSummary["routes"] != 0 || u.UsageSummary["started_instances"] != 0 {
+		t.Fatalf("usage %+v", u)
+	}
+}

@@ -111,3 +111,12 @@ func (s *Store) count(ctx context.Context, table string, f Filter) (int, error) 
 	err := s.pool.QueryRow(ctx, q, g.args...).Scan(&n)
 	return n, wrap("count "+table, err)
 }
+
+// OrgUsage counts what an organization uses that is stored here: its routes
+// and its private domains.
+func (s *Store) OrgUsage(ctx context.Context, org string) (routes, domains int64, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM routes r JOIN spaces sp ON sp.guid = r.space_guid WHERE sp.organization_guid = $1::uuid),
+		(SELECT count(*) FROM domains d WHERE d.organization_guid = $1::uuid)`, org).Scan(&routes, &domains)
+	return routes, domains, wrap("organization usage", err)
+}

@@ -55,6 +55,7 @@ func (s *Server) registerOrgs() {
 	s.authed("GET /v3/organizations/{guid}", s.getOrg)
 	s.authed("PATCH /v3/organizations/{guid}", s.updateOrg)
 	s.authed("DELETE /v3/organizations/{guid}", s.deleteOrg)
+	s.authed("GET /v3/organizations/{guid}/usage_summary", s.orgUsageSummary)
 }
 
 func (s *Server) listOrgs(w http.ResponseWriter, r *http.Request, a *Actor) error {
@@ -253,4 +254,29 @@ func applyCommon(f *store.Filter, l query.List) error {
 		f.Where(where, args...)
 	}
 	return nil
+}
+
+// orgUsageSummary is GET /v3/organizations/:guid/usage_summary. Apps,
+// tasks and services are counted once they exist (Cloud Controller II and
+// the service broker milestone); until then none can exist, so zero is
+// true.
+func (s *Server) orgUsageSummary(w http.ResponseWriter, r *http.Request, a *Actor) error {
+	o, err := s.visibleOrg(r, a, r.PathValue("guid"))
+	if err != nil {
+		return err
+	}
+	routes, domains, err := s.store.OrgUsage(r.Context(), o.GUID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"usage_summary": map[string]int64{
+			"started_instances": 0, "memory_in_mb": 0, "routes": routes, "service_instances": 0,
+			"reserved_ports": 0, "domains": domains, "per_app_tasks": 0, "service_keys": 0,
+		},
+		"links": map[string]Link{
+			"self":         {Href: s.url("/v3/organizations/" + o.GUID + "/usage_summary")},
+			"organization": {Href: s.url("/v3/organizations/" + o.GUID)},
+		},
+	})
 }

@@ -49,6 +49,8 @@ func (s *Server) registerUsers() {
 	s.authed("GET /v3/users/{guid}", s.getUser)
 	s.authed("PATCH /v3/users/{guid}", s.updateUser)
 	s.authed("DELETE /v3/users/{guid}", s.deleteUser)
+	s.authed("GET /v3/organizations/{guid}/users", s.listOrgUsers)
+	s.authed("GET /v3/spaces/{guid}/users", s.listSpaceUsers)
 }
 
 // userVisibility restricts f to users the caller can see: itself and
@@ -68,6 +70,36 @@ func userVisibility(r *http.Request, a *Actor, f *store.Filter) error {
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, a *Actor) error {
+	return s.listUsersIn(w, r, a, "/v3/users", nil)
+}
+
+// listOrgUsers is GET /v3/organizations/:guid/users: users with a role in
+// the organization or one of its spaces.
+func (s *Server) listOrgUsers(w http.ResponseWriter, r *http.Request, a *Actor) error {
+	o, err := s.visibleOrg(r, a, r.PathValue("guid"))
+	if err != nil {
+		return err
+	}
+	return s.listUsersIn(w, r, a, "/v3/organizations/"+o.GUID+"/users", func(f *store.Filter) {
+		f.Where(`t.guid IN (SELECT ro.user_guid FROM roles ro LEFT JOIN spaces sp ON sp.guid = ro.space_guid
+			WHERE ro.organization_guid = ?::uuid OR sp.organization_guid = ?::uuid)`, o.GUID, o.GUID)
+	})
+}
+
+// listSpaceUsers is GET /v3/spaces/:guid/users: users with a role in the
+// space.
+func (s *Server) listSpaceUsers(w http.ResponseWriter, r *http.Request, a *Actor) error {
+	sp, err := s.visibleSpace(r, a, r.PathValue("guid"))
+	if err != nil {
+		return err
+	}
+	return s.listUsersIn(w, r, a, "/v3/spaces/"+sp.GUID+"/users", func(f *store.Filter) {
+		f.Where(`t.guid IN (SELECT ro.user_guid FROM roles ro WHERE ro.space_guid = ?::uuid)`, sp.GUID)
+	})
+}
+
+// listUsersIn lists users at path, narrowed by scope when set.
+func (s *Server) listUsersIn(w http.ResponseWriter, r *http.Request, a *Actor, path string, scope func(*store.Filter)) error {
 	l, err := query.Parse(r.URL.Query(), userListSpec)
 	if err != nil {
 		return err
@@ -94,6 +126,9 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, a *Actor) err
 	if err := userVisibility(r, a, &f); err != nil {
 		return err
 	}
+	if scope != nil {
+		scope(&f)
+	}
 	users, total, err := s.store.ListUsers(r.Context(), f)
 	if err != nil {
 		return err
@@ -102,7 +137,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, a *Actor) err
 	for _, u := range users {
 		out = append(out, s.userJSON(u))
 	}
-	return writeJSON(w, http.StatusOK, list{Pagination: l.Pagination(s.url("/v3/users"), total), Resources: out})
+	return writeJSON(w, http.StatusOK, list{Pagination: l.Pagination(s.url(path), total), Resources: out})
 }
 
 // likePatterns turns substrings into ILIKE patterns with wildcards escaped.
