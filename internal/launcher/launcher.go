@@ -327,6 +327,12 @@ func (l *Launcher) preflight() (map[string]string, error) {
 			}
 		}
 	}
+	// The production shape serves every system component through the
+	// router: without one, the advertised https://NAME.DOMAIN URLs would
+	// lead nowhere.
+	if _, ok := bins["gorouter"]; o.SystemDomain != "" && !ok {
+		errs = append(errs, fmt.Errorf("--system-domain needs the gorouter daemon, which is not in %s (build it, or drop --system-domain for the localhost shape)", o.BinDir))
+	}
 	// Only public ports are checked here; internal ports are re-picked
 	// when taken. A running launcher of this state dir holds them too: the
 	// lock check reports that case more clearly.

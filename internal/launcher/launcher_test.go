@@ -298,6 +298,11 @@ func TestPreflight(t *testing.T) {
 			wantErr: []string{"install postgresql-15", "PG_BIN"},
 		},
 		{
+			name:    "production shape without a router",
+			opts:    Options{StateDir: t.TempDir(), BinDir: t.TempDir(), SystemDomain: "sys.example.com"},
+			wantErr: []string{"--system-domain needs the gorouter daemon"},
+		},
+		{
 			name:    "bad flags",
 			opts:    Options{StateDir: t.TempDir(), APIPort: 70000, AppsDomain: "Bad_Domain"},
 			wantErr: []string{"--api-port 70000", "--apps-domain"},
