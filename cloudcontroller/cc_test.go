@@ -239,6 +239,10 @@ func TestCFSpaceReads(t *testing.T) {
 		t.Fatalf("isolation segment relationship %+v", rel)
 	}
 	c.must(http.StatusNotFound, http.MethodGet, "/v3/spaces/00000000-0000-0000-0000-000000000000/running_security_groups", admin, nil)
+	r := c.must(http.StatusNotFound, http.MethodGet, "/v3/apps/00000000-0000-0000-0000-000000000000/routes", admin, nil)
+	if _, _, d := r.cfErr(t); d != "App not found" {
+		t.Fatalf("app routes detail %q", d)
+	}
 }
 
 func TestOrgAndSpaceUsersAndUsage(t *testing.T) {

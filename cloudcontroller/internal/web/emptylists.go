@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 
+	"github.com/anvilpaas/anvil/cloudcontroller/internal/apierr"
 	"github.com/anvilpaas/anvil/cloudcontroller/internal/query"
 )
 
@@ -15,6 +16,11 @@ func (s *Server) registerEmptyLists() {
 	for _, path := range []string{"/v3/apps", "/v3/service_route_bindings", "/v3/deployments", "/v3/service_instances", "/v3/service_credential_bindings", "/v3/security_groups"} {
 		s.authed("GET "+path, s.emptyList(path))
 	}
+	// No app exists yet, so an app's routes are its 404 (the detail the cf
+	// CLI matches for a missing app).
+	s.authed("GET /v3/apps/{guid}/routes", func(http.ResponseWriter, *http.Request, *Actor) error {
+		return apierr.NotFound("App")
+	})
 	// No security groups exist, so no space has any bound.
 	for _, kind := range []string{"running_security_groups", "staging_security_groups"} {
 		s.authed("GET /v3/spaces/{guid}/"+kind, func(w http.ResponseWriter, r *http.Request, a *Actor) error {

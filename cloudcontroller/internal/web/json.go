@@ -1,12 +1,14 @@
 package web
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -54,11 +56,14 @@ type list struct {
 	Included   map[string]any   `json:"included,omitempty"`
 }
 
-// writeJSON streams v as the response body. Encoding our own response
-// types cannot fail part-way but for a broken connection, so the body is
-// not buffered whole: a 5000-resource list goes out as it is encoded.
+// writeJSON writes v as the response body. A list is streamed resource by
+// resource (see writeList); anything else is encoded whole.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if l, ok := v.(list); ok {
+		w.WriteHeader(status)
+		return writeList(w, l)
+	}
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
@@ -66,6 +71,42 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 		return fmt.Errorf("encode response: %w", err)
 	}
 	return nil
+}
+
+// writeList streams a list response. encoding/json builds a whole value in
+// one buffer before writing it, so a 5000-resource page encoded at once
+// costs a fresh multi-megabyte buffer per request; encoding one resource at
+// a time keeps the buffers small and reused.
+func writeList(w io.Writer, l list) error {
+	bw := bufio.NewWriterSize(w, 32<<10)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	put := func(s string) { _, _ = bw.WriteString(s) }
+	put(`{"pagination":`)
+	if err := enc.Encode(l.Pagination); err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	put(`,"resources":[`)
+	rv := reflect.ValueOf(l.Resources)
+	if rv.Kind() == reflect.Slice {
+		for i := range rv.Len() {
+			if i > 0 {
+				put(",")
+			}
+			if err := enc.Encode(rv.Index(i).Interface()); err != nil {
+				return fmt.Errorf("encode response: %w", err)
+			}
+		}
+	}
+	put("]")
+	if l.Included != nil {
+		put(`,"included":`)
+		if err := enc.Encode(l.Included); err != nil {
+			return fmt.Errorf("encode response: %w", err)
+		}
+	}
+	put("}\n")
+	return bw.Flush()
 }
 
 var unknownField = regexp.MustCompile(`json: unknown field "([^"]*)"`)
