@@ -10,6 +10,7 @@ import (
 	"github.com/anvilpaas/anvil/internal/logging"
 	"github.com/anvilpaas/anvil/internal/ops"
 	"github.com/anvilpaas/anvil/internal/pg"
+	"github.com/anvilpaas/anvil/uaa/internal/web"
 )
 
 // Config is the uaa daemon's configuration file.
@@ -205,7 +206,7 @@ func (c *Config) Validate() error {
 			p.Addf("bootstrap.clients[%d] (%s): authorized_grant_types is required", i, cl.ID)
 		}
 		for _, g := range cl.GrantTypes {
-			if !knownGrant(g) {
+			if !web.KnownGrantType(g) {
 				p.Addf("bootstrap.clients[%d] (%s): unknown grant type %q", i, cl.ID, g)
 			}
 		}
@@ -224,15 +225,6 @@ func DefaultUserGroups() []string {
 
 // LoggingConfig returns the logging section.
 func (c *Config) LoggingConfig() logging.Config { return c.Logging }
-
-func knownGrant(g string) bool {
-	switch g {
-	case "password", "client_credentials", "refresh_token", "authorization_code", "implicit",
-		"urn:ietf:params:oauth:grant-type:jwt-bearer", "urn:ietf:params:oauth:grant-type:saml2-bearer":
-		return true
-	}
-	return false
-}
 
 // Issuer returns the token issuer, URL + "/oauth/token".
 func (c *Config) Issuer() string { return fmt.Sprintf("%s/oauth/token", c.URL) }

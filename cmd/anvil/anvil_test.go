@@ -12,23 +12,13 @@ import (
 	"time"
 
 	"github.com/anvilpaas/anvil/internal/launcher"
-	"github.com/anvilpaas/anvil/internal/pgserver"
 	"github.com/anvilpaas/anvil/internal/testenv"
 )
 
 // TestDevUpStatusDown runs the real binary the way a person does:
 // `anvil dev up --detach`, `status`, `down`, and checks nothing is left.
 func TestDevUpStatusDown(t *testing.T) {
-	pgBin := os.Getenv("PG_BIN")
-	if pgBin == "" {
-		pgBin = pgserver.DefaultBinDir
-	}
-	if _, err := os.Stat(filepath.Join(pgBin, "postgres")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("postgres binaries missing in %s", pgBin)
-		}
-		t.Skipf("postgres binaries missing in %s", pgBin)
-	}
+	testenv.RequirePostgresBinaries(t)
 	t.Parallel()
 	bin := filepath.Join(t.TempDir(), "anvil")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {

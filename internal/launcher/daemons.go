@@ -1,7 +1,6 @@
 package launcher
 
 import (
-	"fmt"
 	"net/url"
 	"strconv"
 
@@ -112,5 +111,3 @@ func (d Daemon) ports() []string {
 	}
 	return out
 }
-
-func (d Daemon) String() string { return fmt.Sprintf("daemon %s", d.Name) }

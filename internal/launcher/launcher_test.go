@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/anvilpaas/anvil/internal/logging"
-	"github.com/anvilpaas/anvil/internal/pgserver"
 	"github.com/anvilpaas/anvil/internal/testenv"
 )
 
@@ -39,22 +38,6 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(filepath.Dir(bin))
 	}
 	os.Exit(code)
-}
-
-// requirePostgres skips (or, in CI, fails) when the Postgres binaries are
-// missing.
-func requirePostgres(t *testing.T) {
-	t.Helper()
-	dir := os.Getenv("PG_BIN")
-	if dir == "" {
-		dir = pgserver.DefaultBinDir
-	}
-	if _, err := os.Stat(filepath.Join(dir, "postgres")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("postgres binaries missing in %s", dir)
-		}
-		t.Skipf("postgres binaries missing in %s", dir)
-	}
 }
 
 // binDir returns a bin dir holding the fake daemon under each given name.
@@ -129,7 +112,7 @@ func processAlive(pid int) bool {
 }
 
 func TestUpSuperviseDown(t *testing.T) {
-	requirePostgres(t)
+	testenv.RequirePostgresBinaries(t)
 	t.Parallel()
 	dir := stateDir(t)
 	opts := Options{
@@ -232,7 +215,7 @@ func TestUpSuperviseDown(t *testing.T) {
 }
 
 func TestUpFailsCleanly(t *testing.T) {
-	requirePostgres(t)
+	testenv.RequirePostgresBinaries(t)
 	t.Parallel()
 	tests := []struct {
 		name    string

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -95,4 +96,19 @@ func dropDatabase(ctx context.Context, adminDSN, name string) error {
 	defer conn.Close(context.WithoutCancel(ctx))
 	_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	return err
+}
+
+// RequirePostgresBinaries skips the test when initdb and postgres are not
+// installed (PG_BIN, else the Debian path) on a developer machine, and
+// fails it in CI, for tests that start Postgres themselves rather than
+// through Postgres.
+func RequirePostgresBinaries(t testing.TB) {
+	t.Helper()
+	dir := os.Getenv("PG_BIN")
+	if dir == "" {
+		dir = pgserver.DefaultBinDir
+	}
+	if _, err := os.Stat(filepath.Join(dir, "postgres")); err != nil {
+		startFailed(t, fmt.Errorf("%w: no postgres in %s", pgserver.ErrBinariesNotFound, dir))
+	}
 }

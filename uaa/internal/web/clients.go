@@ -67,7 +67,7 @@ func (b *clientJSON) validate() error {
 		return errorf(http.StatusBadRequest, "invalid_client", "An authorized grant type must be provided. Must be one of: password, client_credentials, refresh_token, authorization_code, implicit")
 	}
 	for _, g := range b.AuthorizedGrantTypes {
-		if !knownGrantType(g) {
+		if !KnownGrantType(g) {
 			return errorf(http.StatusBadRequest, "invalid_client", g+" is not an allowed grant type.")
 		}
 	}

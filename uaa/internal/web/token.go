@@ -48,7 +48,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !slices.Contains(client.GrantTypes, grant) {
-		if !knownGrantType(grant) {
+		if !KnownGrantType(grant) {
 			writeError(w, errorf(http.StatusBadRequest, "unsupported_grant_type", "Unsupported grant type: "+grant))
 			return
 		}
@@ -85,7 +85,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	s.internal(w, r, err)
 }
 
-func knownGrantType(g string) bool {
+// KnownGrantType reports whether g is a grant type UAA knows (whether or not
+// this server implements it).
+func KnownGrantType(g string) bool {
 	switch g {
 	case "password", "client_credentials", "refresh_token", "authorization_code", "implicit",
 		"urn:ietf:params:oauth:grant-type:jwt-bearer", "urn:ietf:params:oauth:grant-type:saml2-bearer":
