@@ -1,5 +1,10 @@
 // The BBS API: Diego's store of desired and actual state. Cloud Controller,
-// reps and the auctioneer call it over mutual TLS.
+// reps, the auctioneer and the route_emitter call it over mutual TLS. Only
+// the active BBS (the one holding the lock) listens; clients are given every
+// BBS address and use whichever answers.
+//
+// Errors are gRPC statuses carrying a bbs.v1.Error detail whose type says
+// what went wrong (see errors.go for helpers).
 //
 // Contract rules: fields, enum values and RPCs are only ever added, never
 // renumbered, renamed in meaning or removed.
@@ -27,6 +32,131 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ErrorType says what kind of failure a BBS call had.
+type ErrorType int32
+
+const (
+	ErrorType_ERROR_TYPE_UNSPECIFIED        ErrorType = 0
+	ErrorType_ERROR_TYPE_RESOURCE_NOT_FOUND ErrorType = 1
+	ErrorType_ERROR_TYPE_RESOURCE_EXISTS    ErrorType = 2
+	// RESOURCE_CONFLICT: the expected modification tag did not match.
+	ErrorType_ERROR_TYPE_RESOURCE_CONFLICT ErrorType = 3
+	ErrorType_ERROR_TYPE_INVALID_REQUEST   ErrorType = 4
+	// INVALID_STATE_TRANSITION: the record is not in a state that allows it.
+	ErrorType_ERROR_TYPE_INVALID_STATE_TRANSITION ErrorType = 5
+	// RUNNING_ON_DIFFERENT_CELL: the task or instance belongs to another cell.
+	ErrorType_ERROR_TYPE_RUNNING_ON_DIFFERENT_CELL ErrorType = 6
+	// UNAVAILABLE: this BBS is not the active one, or its store is down.
+	ErrorType_ERROR_TYPE_UNAVAILABLE   ErrorType = 7
+	ErrorType_ERROR_TYPE_UNRECOVERABLE ErrorType = 8
+)
+
+// Enum value maps for ErrorType.
+var (
+	ErrorType_name = map[int32]string{
+		0: "ERROR_TYPE_UNSPECIFIED",
+		1: "ERROR_TYPE_RESOURCE_NOT_FOUND",
+		2: "ERROR_TYPE_RESOURCE_EXISTS",
+		3: "ERROR_TYPE_RESOURCE_CONFLICT",
+		4: "ERROR_TYPE_INVALID_REQUEST",
+		5: "ERROR_TYPE_INVALID_STATE_TRANSITION",
+		6: "ERROR_TYPE_RUNNING_ON_DIFFERENT_CELL",
+		7: "ERROR_TYPE_UNAVAILABLE",
+		8: "ERROR_TYPE_UNRECOVERABLE",
+	}
+	ErrorType_value = map[string]int32{
+		"ERROR_TYPE_UNSPECIFIED":               0,
+		"ERROR_TYPE_RESOURCE_NOT_FOUND":        1,
+		"ERROR_TYPE_RESOURCE_EXISTS":           2,
+		"ERROR_TYPE_RESOURCE_CONFLICT":         3,
+		"ERROR_TYPE_INVALID_REQUEST":           4,
+		"ERROR_TYPE_INVALID_STATE_TRANSITION":  5,
+		"ERROR_TYPE_RUNNING_ON_DIFFERENT_CELL": 6,
+		"ERROR_TYPE_UNAVAILABLE":               7,
+		"ERROR_TYPE_UNRECOVERABLE":             8,
+	}
+)
+
+func (x ErrorType) Enum() *ErrorType {
+	p := new(ErrorType)
+	*p = x
+	return p
+}
+
+func (x ErrorType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ErrorType) Descriptor() protoreflect.EnumDescriptor {
+	return file_bbs_v1_bbs_proto_enumTypes[0].Descriptor()
+}
+
+func (ErrorType) Type() protoreflect.EnumType {
+	return &file_bbs_v1_bbs_proto_enumTypes[0]
+}
+
+func (x ErrorType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ErrorType.Descriptor instead.
+func (ErrorType) EnumDescriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{0}
+}
+
+// Error is attached to every failed BBS call's status.
+type Error struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          ErrorType              `protobuf:"varint,1,opt,name=type,proto3,enum=bbs.v1.ErrorType" json:"type,omitempty"`
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Error) Reset() {
+	*x = Error{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Error) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Error) ProtoMessage() {}
+
+func (x *Error) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Error.ProtoReflect.Descriptor instead.
+func (*Error) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Error) GetType() ErrorType {
+	if x != nil {
+		return x.Type
+	}
+	return ErrorType_ERROR_TYPE_UNSPECIFIED
+}
+
+func (x *Error) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // PingRequest has no fields.
 type PingRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -36,7 +166,7 @@ type PingRequest struct {
 
 func (x *PingRequest) Reset() {
 	*x = PingRequest{}
-	mi := &file_bbs_v1_bbs_proto_msgTypes[0]
+	mi := &file_bbs_v1_bbs_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -48,7 +178,7 @@ func (x *PingRequest) String() string {
 func (*PingRequest) ProtoMessage() {}
 
 func (x *PingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bbs_v1_bbs_proto_msgTypes[0]
+	mi := &file_bbs_v1_bbs_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -61,7 +191,7 @@ func (x *PingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingRequest.ProtoReflect.Descriptor instead.
 func (*PingRequest) Descriptor() ([]byte, []int) {
-	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{0}
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{1}
 }
 
 // PingResponse reports whether the BBS serves requests.
@@ -75,7 +205,7 @@ type PingResponse struct {
 
 func (x *PingResponse) Reset() {
 	*x = PingResponse{}
-	mi := &file_bbs_v1_bbs_proto_msgTypes[1]
+	mi := &file_bbs_v1_bbs_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -87,7 +217,7 @@ func (x *PingResponse) String() string {
 func (*PingResponse) ProtoMessage() {}
 
 func (x *PingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bbs_v1_bbs_proto_msgTypes[1]
+	mi := &file_bbs_v1_bbs_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -100,7 +230,7 @@ func (x *PingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingResponse.ProtoReflect.Descriptor instead.
 func (*PingResponse) Descriptor() ([]byte, []int) {
-	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{1}
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *PingResponse) GetAvailable() bool {
@@ -110,17 +240,4015 @@ func (x *PingResponse) GetAvailable() bool {
 	return false
 }
 
+type UpsertDomainRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Domain        string                 `protobuf:"bytes,1,opt,name=domain,proto3" json:"domain,omitempty"`
+	TtlSeconds    uint32                 `protobuf:"varint,2,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpsertDomainRequest) Reset() {
+	*x = UpsertDomainRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpsertDomainRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpsertDomainRequest) ProtoMessage() {}
+
+func (x *UpsertDomainRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpsertDomainRequest.ProtoReflect.Descriptor instead.
+func (*UpsertDomainRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *UpsertDomainRequest) GetDomain() string {
+	if x != nil {
+		return x.Domain
+	}
+	return ""
+}
+
+func (x *UpsertDomainRequest) GetTtlSeconds() uint32 {
+	if x != nil {
+		return x.TtlSeconds
+	}
+	return 0
+}
+
+type UpsertDomainResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpsertDomainResponse) Reset() {
+	*x = UpsertDomainResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpsertDomainResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpsertDomainResponse) ProtoMessage() {}
+
+func (x *UpsertDomainResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpsertDomainResponse.ProtoReflect.Descriptor instead.
+func (*UpsertDomainResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{4}
+}
+
+type ListDomainsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDomainsRequest) Reset() {
+	*x = ListDomainsRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDomainsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDomainsRequest) ProtoMessage() {}
+
+func (x *ListDomainsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDomainsRequest.ProtoReflect.Descriptor instead.
+func (*ListDomainsRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{5}
+}
+
+type ListDomainsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Domains       []string               `protobuf:"bytes,1,rep,name=domains,proto3" json:"domains,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDomainsResponse) Reset() {
+	*x = ListDomainsResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDomainsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDomainsResponse) ProtoMessage() {}
+
+func (x *ListDomainsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDomainsResponse.ProtoReflect.Descriptor instead.
+func (*ListDomainsResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListDomainsResponse) GetDomains() []string {
+	if x != nil {
+		return x.Domains
+	}
+	return nil
+}
+
+type DesireLRPRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DesiredLrp    *DesiredLRP            `protobuf:"bytes,1,opt,name=desired_lrp,json=desiredLrp,proto3" json:"desired_lrp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DesireLRPRequest) Reset() {
+	*x = DesireLRPRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DesireLRPRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DesireLRPRequest) ProtoMessage() {}
+
+func (x *DesireLRPRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DesireLRPRequest.ProtoReflect.Descriptor instead.
+func (*DesireLRPRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *DesireLRPRequest) GetDesiredLrp() *DesiredLRP {
+	if x != nil {
+		return x.DesiredLrp
+	}
+	return nil
+}
+
+type DesireLRPResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DesireLRPResponse) Reset() {
+	*x = DesireLRPResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DesireLRPResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DesireLRPResponse) ProtoMessage() {}
+
+func (x *DesireLRPResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DesireLRPResponse.ProtoReflect.Descriptor instead.
+func (*DesireLRPResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{8}
+}
+
+type UpdateDesiredLRPRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ProcessGuid string                 `protobuf:"bytes,1,opt,name=process_guid,json=processGuid,proto3" json:"process_guid,omitempty"`
+	Update      *DesiredLRPUpdate      `protobuf:"bytes,2,opt,name=update,proto3" json:"update,omitempty"`
+	// expected_modification_tag, when set, must equal the stored one.
+	ExpectedModificationTag *ModificationTag `protobuf:"bytes,3,opt,name=expected_modification_tag,json=expectedModificationTag,proto3" json:"expected_modification_tag,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
+}
+
+func (x *UpdateDesiredLRPRequest) Reset() {
+	*x = UpdateDesiredLRPRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateDesiredLRPRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateDesiredLRPRequest) ProtoMessage() {}
+
+func (x *UpdateDesiredLRPRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateDesiredLRPRequest.ProtoReflect.Descriptor instead.
+func (*UpdateDesiredLRPRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *UpdateDesiredLRPRequest) GetProcessGuid() string {
+	if x != nil {
+		return x.ProcessGuid
+	}
+	return ""
+}
+
+func (x *UpdateDesiredLRPRequest) GetUpdate() *DesiredLRPUpdate {
+	if x != nil {
+		return x.Update
+	}
+	return nil
+}
+
+func (x *UpdateDesiredLRPRequest) GetExpectedModificationTag() *ModificationTag {
+	if x != nil {
+		return x.ExpectedModificationTag
+	}
+	return nil
+}
+
+type UpdateDesiredLRPResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DesiredLrp    *DesiredLRP            `protobuf:"bytes,1,opt,name=desired_lrp,json=desiredLrp,proto3" json:"desired_lrp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateDesiredLRPResponse) Reset() {
+	*x = UpdateDesiredLRPResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateDesiredLRPResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateDesiredLRPResponse) ProtoMessage() {}
+
+func (x *UpdateDesiredLRPResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateDesiredLRPResponse.ProtoReflect.Descriptor instead.
+func (*UpdateDesiredLRPResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *UpdateDesiredLRPResponse) GetDesiredLrp() *DesiredLRP {
+	if x != nil {
+		return x.DesiredLrp
+	}
+	return nil
+}
+
+type RemoveDesiredLRPRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ProcessGuid   string                 `protobuf:"bytes,1,opt,name=process_guid,json=processGuid,proto3" json:"process_guid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveDesiredLRPRequest) Reset() {
+	*x = RemoveDesiredLRPRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveDesiredLRPRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveDesiredLRPRequest) ProtoMessage() {}
+
+func (x *RemoveDesiredLRPRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveDesiredLRPRequest.ProtoReflect.Descriptor instead.
+func (*RemoveDesiredLRPRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RemoveDesiredLRPRequest) GetProcessGuid() string {
+	if x != nil {
+		return x.ProcessGuid
+	}
+	return ""
+}
+
+type RemoveDesiredLRPResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveDesiredLRPResponse) Reset() {
+	*x = RemoveDesiredLRPResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveDesiredLRPResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveDesiredLRPResponse) ProtoMessage() {}
+
+func (x *RemoveDesiredLRPResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveDesiredLRPResponse.ProtoReflect.Descriptor instead.
+func (*RemoveDesiredLRPResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{12}
+}
+
+type GetDesiredLRPRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ProcessGuid   string                 `protobuf:"bytes,1,opt,name=process_guid,json=processGuid,proto3" json:"process_guid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDesiredLRPRequest) Reset() {
+	*x = GetDesiredLRPRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDesiredLRPRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDesiredLRPRequest) ProtoMessage() {}
+
+func (x *GetDesiredLRPRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDesiredLRPRequest.ProtoReflect.Descriptor instead.
+func (*GetDesiredLRPRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetDesiredLRPRequest) GetProcessGuid() string {
+	if x != nil {
+		return x.ProcessGuid
+	}
+	return ""
+}
+
+type GetDesiredLRPResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DesiredLrp    *DesiredLRP            `protobuf:"bytes,1,opt,name=desired_lrp,json=desiredLrp,proto3" json:"desired_lrp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDesiredLRPResponse) Reset() {
+	*x = GetDesiredLRPResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDesiredLRPResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDesiredLRPResponse) ProtoMessage() {}
+
+func (x *GetDesiredLRPResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDesiredLRPResponse.ProtoReflect.Descriptor instead.
+func (*GetDesiredLRPResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetDesiredLRPResponse) GetDesiredLrp() *DesiredLRP {
+	if x != nil {
+		return x.DesiredLrp
+	}
+	return nil
+}
+
+// DesiredLRPFilter narrows a list; empty fields match everything.
+type DesiredLRPFilter struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Domain        string                 `protobuf:"bytes,1,opt,name=domain,proto3" json:"domain,omitempty"`
+	ProcessGuids  []string               `protobuf:"bytes,2,rep,name=process_guids,json=processGuids,proto3" json:"process_guids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DesiredLRPFilter) Reset() {
+	*x = DesiredLRPFilter{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DesiredLRPFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DesiredLRPFilter) ProtoMessage() {}
+
+func (x *DesiredLRPFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DesiredLRPFilter.ProtoReflect.Descriptor instead.
+func (*DesiredLRPFilter) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *DesiredLRPFilter) GetDomain() string {
+	if x != nil {
+		return x.Domain
+	}
+	return ""
+}
+
+func (x *DesiredLRPFilter) GetProcessGuids() []string {
+	if x != nil {
+		return x.ProcessGuids
+	}
+	return nil
+}
+
+type ListDesiredLRPsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Filter        *DesiredLRPFilter      `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDesiredLRPsRequest) Reset() {
+	*x = ListDesiredLRPsRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDesiredLRPsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDesiredLRPsRequest) ProtoMessage() {}
+
+func (x *ListDesiredLRPsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDesiredLRPsRequest.ProtoReflect.Descriptor instead.
+func (*ListDesiredLRPsRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListDesiredLRPsRequest) GetFilter() *DesiredLRPFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+type ListDesiredLRPsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DesiredLrps   []*DesiredLRP          `protobuf:"bytes,1,rep,name=desired_lrps,json=desiredLrps,proto3" json:"desired_lrps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDesiredLRPsResponse) Reset() {
+	*x = ListDesiredLRPsResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDesiredLRPsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDesiredLRPsResponse) ProtoMessage() {}
+
+func (x *ListDesiredLRPsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDesiredLRPsResponse.ProtoReflect.Descriptor instead.
+func (*ListDesiredLRPsResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ListDesiredLRPsResponse) GetDesiredLrps() []*DesiredLRP {
+	if x != nil {
+		return x.DesiredLrps
+	}
+	return nil
+}
+
+type ListDesiredLRPSchedulingInfosRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Filter        *DesiredLRPFilter      `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDesiredLRPSchedulingInfosRequest) Reset() {
+	*x = ListDesiredLRPSchedulingInfosRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDesiredLRPSchedulingInfosRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDesiredLRPSchedulingInfosRequest) ProtoMessage() {}
+
+func (x *ListDesiredLRPSchedulingInfosRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDesiredLRPSchedulingInfosRequest.ProtoReflect.Descriptor instead.
+func (*ListDesiredLRPSchedulingInfosRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListDesiredLRPSchedulingInfosRequest) GetFilter() *DesiredLRPFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+type ListDesiredLRPSchedulingInfosResponse struct {
+	state           protoimpl.MessageState      `protogen:"open.v1"`
+	SchedulingInfos []*DesiredLRPSchedulingInfo `protobuf:"bytes,1,rep,name=scheduling_infos,json=schedulingInfos,proto3" json:"scheduling_infos,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ListDesiredLRPSchedulingInfosResponse) Reset() {
+	*x = ListDesiredLRPSchedulingInfosResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDesiredLRPSchedulingInfosResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDesiredLRPSchedulingInfosResponse) ProtoMessage() {}
+
+func (x *ListDesiredLRPSchedulingInfosResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDesiredLRPSchedulingInfosResponse.ProtoReflect.Descriptor instead.
+func (*ListDesiredLRPSchedulingInfosResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListDesiredLRPSchedulingInfosResponse) GetSchedulingInfos() []*DesiredLRPSchedulingInfo {
+	if x != nil {
+		return x.SchedulingInfos
+	}
+	return nil
+}
+
+// ActualLRPFilter narrows a list; empty fields match everything.
+type ActualLRPFilter struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Domain        string                 `protobuf:"bytes,1,opt,name=domain,proto3" json:"domain,omitempty"`
+	CellId        string                 `protobuf:"bytes,2,opt,name=cell_id,json=cellId,proto3" json:"cell_id,omitempty"`
+	ProcessGuid   string                 `protobuf:"bytes,3,opt,name=process_guid,json=processGuid,proto3" json:"process_guid,omitempty"`
+	Index         *int32                 `protobuf:"varint,4,opt,name=index,proto3,oneof" json:"index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActualLRPFilter) Reset() {
+	*x = ActualLRPFilter{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActualLRPFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActualLRPFilter) ProtoMessage() {}
+
+func (x *ActualLRPFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActualLRPFilter.ProtoReflect.Descriptor instead.
+func (*ActualLRPFilter) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ActualLRPFilter) GetDomain() string {
+	if x != nil {
+		return x.Domain
+	}
+	return ""
+}
+
+func (x *ActualLRPFilter) GetCellId() string {
+	if x != nil {
+		return x.CellId
+	}
+	return ""
+}
+
+func (x *ActualLRPFilter) GetProcessGuid() string {
+	if x != nil {
+		return x.ProcessGuid
+	}
+	return ""
+}
+
+func (x *ActualLRPFilter) GetIndex() int32 {
+	if x != nil && x.Index != nil {
+		return *x.Index
+	}
+	return 0
+}
+
+type ListActualLRPsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Filter        *ActualLRPFilter       `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListActualLRPsRequest) Reset() {
+	*x = ListActualLRPsRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListActualLRPsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListActualLRPsRequest) ProtoMessage() {}
+
+func (x *ListActualLRPsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListActualLRPsRequest.ProtoReflect.Descriptor instead.
+func (*ListActualLRPsRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ListActualLRPsRequest) GetFilter() *ActualLRPFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+type ListActualLRPsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ActualLrps    []*ActualLRP           `protobuf:"bytes,1,rep,name=actual_lrps,json=actualLrps,proto3" json:"actual_lrps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListActualLRPsResponse) Reset() {
+	*x = ListActualLRPsResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListActualLRPsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListActualLRPsResponse) ProtoMessage() {}
+
+func (x *ListActualLRPsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListActualLRPsResponse.ProtoReflect.Descriptor instead.
+func (*ListActualLRPsResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListActualLRPsResponse) GetActualLrps() []*ActualLRP {
+	if x != nil {
+		return x.ActualLrps
+	}
+	return nil
+}
+
+type ClaimActualLRPRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ProcessGuid   string                 `protobuf:"bytes,1,opt,name=process_guid,json=processGuid,proto3" json:"process_guid,omitempty"`
+	Index         int32                  `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	InstanceKey   *ActualLRPInstanceKey  `protobuf:"bytes,3,opt,name=instance_key,json=instanceKey,proto3" json:"instance_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimActualLRPRequest) Reset() {
+	*x = ClaimActualLRPRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimActualLRPRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimActualLRPRequest) ProtoMessage() {}
+
+func (x *ClaimActualLRPRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimActualLRPRequest.ProtoReflect.Descriptor instead.
+func (*ClaimActualLRPRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ClaimActualLRPRequest) GetProcessGuid() string {
+	if x != nil {
+		return x.ProcessGuid
+	}
+	return ""
+}
+
+func (x *ClaimActualLRPRequest) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ClaimActualLRPRequest) GetInstanceKey() *ActualLRPInstanceKey {
+	if x != nil {
+		return x.InstanceKey
+	}
+	return nil
+}
+
+type ClaimActualLRPResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimActualLRPResponse) Reset() {
+	*x = ClaimActualLRPResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimActualLRPResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimActualLRPResponse) ProtoMessage() {}
+
+func (x *ClaimActualLRPResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimActualLRPResponse.ProtoReflect.Descriptor instead.
+func (*ClaimActualLRPResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{24}
+}
+
+type StartActualLRPRequest struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Key              *ActualLRPKey          `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	InstanceKey      *ActualLRPInstanceKey  `protobuf:"bytes,2,opt,name=instance_key,json=instanceKey,proto3" json:"instance_key,omitempty"`
+	NetInfo          *ActualLRPNetInfo      `protobuf:"bytes,3,opt,name=net_info,json=netInfo,proto3" json:"net_info,omitempty"`
+	Routable         bool                   `protobuf:"varint,4,opt,name=routable,proto3" json:"routable,omitempty"`
+	AvailabilityZone string                 `protobuf:"bytes,5,opt,name=availability_zone,json=availabilityZone,proto3" json:"availability_zone,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *StartActualLRPRequest) Reset() {
+	*x = StartActualLRPRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartActualLRPRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartActualLRPRequest) ProtoMessage() {}
+
+func (x *StartActualLRPRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartActualLRPRequest.ProtoReflect.Descriptor instead.
+func (*StartActualLRPRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *StartActualLRPRequest) GetKey() *ActualLRPKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *StartActualLRPRequest) GetInstanceKey() *ActualLRPInstanceKey {
+	if x != nil {
+		return x.InstanceKey
+	}
+	return nil
+}
+
+func (x *StartActualLRPRequest) GetNetInfo() *ActualLRPNetInfo {
+	if x != nil {
+		return x.NetInfo
+	}
+	return nil
+}
+
+func (x *StartActualLRPRequest) GetRoutable() bool {
+	if x != nil {
+		return x.Routable
+	}
+	return false
+}
+
+func (x *StartActualLRPRequest) GetAvailabilityZone() string {
+	if x != nil {
+		return x.AvailabilityZone
+	}
+	return ""
+}
+
+type StartActualLRPResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartActualLRPResponse) Reset() {
+	*x = StartActualLRPResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartActualLRPResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartActualLRPResponse) ProtoMessage() {}
+
+func (x *StartActualLRPResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartActualLRPResponse.ProtoReflect.Descriptor instead.
+func (*StartActualLRPResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{26}
+}
+
+type CrashActualLRPRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           *ActualLRPKey          `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	InstanceKey   *ActualLRPInstanceKey  `protobuf:"bytes,2,opt,name=instance_key,json=instanceKey,proto3" json:"instance_key,omitempty"`
+	ErrorMessage  string                 `protobuf:"bytes,3,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CrashActualLRPRequest) Reset() {
+	*x = CrashActualLRPRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CrashActualLRPRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CrashActualLRPRequest) ProtoMessage() {}
+
+func (x *CrashActualLRPRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CrashActualLRPRequest.ProtoReflect.Descriptor instead.
+func (*CrashActualLRPRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *CrashActualLRPRequest) GetKey() *ActualLRPKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *CrashActualLRPRequest) GetInstanceKey() *ActualLRPInstanceKey {
+	if x != nil {
+		return x.InstanceKey
+	}
+	return nil
+}
+
+func (x *CrashActualLRPRequest) GetErrorMessage() string {
+	if x != nil {
+		return x.ErrorMessage
+	}
+	return ""
+}
+
+type CrashActualLRPResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CrashActualLRPResponse) Reset() {
+	*x = CrashActualLRPResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CrashActualLRPResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CrashActualLRPResponse) ProtoMessage() {}
+
+func (x *CrashActualLRPResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CrashActualLRPResponse.ProtoReflect.Descriptor instead.
+func (*CrashActualLRPResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{28}
+}
+
+type FailActualLRPRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           *ActualLRPKey          `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	ErrorMessage  string                 `protobuf:"bytes,2,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FailActualLRPRequest) Reset() {
+	*x = FailActualLRPRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FailActualLRPRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FailActualLRPRequest) ProtoMessage() {}
+
+func (x *FailActualLRPRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FailActualLRPRequest.ProtoReflect.Descriptor instead.
+func (*FailActualLRPRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *FailActualLRPRequest) GetKey() *ActualLRPKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *FailActualLRPRequest) GetErrorMessage() string {
+	if x != nil {
+		return x.ErrorMessage
+	}
+	return ""
+}
+
+type FailActualLRPResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FailActualLRPResponse) Reset() {
+	*x = FailActualLRPResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FailActualLRPResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FailActualLRPResponse) ProtoMessage() {}
+
+func (x *FailActualLRPResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FailActualLRPResponse.ProtoReflect.Descriptor instead.
+func (*FailActualLRPResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{30}
+}
+
+type RemoveActualLRPRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ProcessGuid string                 `protobuf:"bytes,1,opt,name=process_guid,json=processGuid,proto3" json:"process_guid,omitempty"`
+	Index       int32                  `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	// instance_key, when set, must match the stored one.
+	InstanceKey   *ActualLRPInstanceKey `protobuf:"bytes,3,opt,name=instance_key,json=instanceKey,proto3" json:"instance_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveActualLRPRequest) Reset() {
+	*x = RemoveActualLRPRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveActualLRPRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveActualLRPRequest) ProtoMessage() {}
+
+func (x *RemoveActualLRPRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveActualLRPRequest.ProtoReflect.Descriptor instead.
+func (*RemoveActualLRPRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *RemoveActualLRPRequest) GetProcessGuid() string {
+	if x != nil {
+		return x.ProcessGuid
+	}
+	return ""
+}
+
+func (x *RemoveActualLRPRequest) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *RemoveActualLRPRequest) GetInstanceKey() *ActualLRPInstanceKey {
+	if x != nil {
+		return x.InstanceKey
+	}
+	return nil
+}
+
+type RemoveActualLRPResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveActualLRPResponse) Reset() {
+	*x = RemoveActualLRPResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveActualLRPResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveActualLRPResponse) ProtoMessage() {}
+
+func (x *RemoveActualLRPResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveActualLRPResponse.ProtoReflect.Descriptor instead.
+func (*RemoveActualLRPResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{32}
+}
+
+type RetireActualLRPRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           *ActualLRPKey          `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetireActualLRPRequest) Reset() {
+	*x = RetireActualLRPRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireActualLRPRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireActualLRPRequest) ProtoMessage() {}
+
+func (x *RetireActualLRPRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireActualLRPRequest.ProtoReflect.Descriptor instead.
+func (*RetireActualLRPRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *RetireActualLRPRequest) GetKey() *ActualLRPKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+type RetireActualLRPResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetireActualLRPResponse) Reset() {
+	*x = RetireActualLRPResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireActualLRPResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireActualLRPResponse) ProtoMessage() {}
+
+func (x *RetireActualLRPResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireActualLRPResponse.ProtoReflect.Descriptor instead.
+func (*RetireActualLRPResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{34}
+}
+
+type EvacuateClaimedActualLRPRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           *ActualLRPKey          `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	InstanceKey   *ActualLRPInstanceKey  `protobuf:"bytes,2,opt,name=instance_key,json=instanceKey,proto3" json:"instance_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvacuateClaimedActualLRPRequest) Reset() {
+	*x = EvacuateClaimedActualLRPRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvacuateClaimedActualLRPRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvacuateClaimedActualLRPRequest) ProtoMessage() {}
+
+func (x *EvacuateClaimedActualLRPRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvacuateClaimedActualLRPRequest.ProtoReflect.Descriptor instead.
+func (*EvacuateClaimedActualLRPRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *EvacuateClaimedActualLRPRequest) GetKey() *ActualLRPKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *EvacuateClaimedActualLRPRequest) GetInstanceKey() *ActualLRPInstanceKey {
+	if x != nil {
+		return x.InstanceKey
+	}
+	return nil
+}
+
+type EvacuateClaimedActualLRPResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeepContainer bool                   `protobuf:"varint,1,opt,name=keep_container,json=keepContainer,proto3" json:"keep_container,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvacuateClaimedActualLRPResponse) Reset() {
+	*x = EvacuateClaimedActualLRPResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvacuateClaimedActualLRPResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvacuateClaimedActualLRPResponse) ProtoMessage() {}
+
+func (x *EvacuateClaimedActualLRPResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvacuateClaimedActualLRPResponse.ProtoReflect.Descriptor instead.
+func (*EvacuateClaimedActualLRPResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *EvacuateClaimedActualLRPResponse) GetKeepContainer() bool {
+	if x != nil {
+		return x.KeepContainer
+	}
+	return false
+}
+
+type EvacuateRunningActualLRPRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           *ActualLRPKey          `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	InstanceKey   *ActualLRPInstanceKey  `protobuf:"bytes,2,opt,name=instance_key,json=instanceKey,proto3" json:"instance_key,omitempty"`
+	NetInfo       *ActualLRPNetInfo      `protobuf:"bytes,3,opt,name=net_info,json=netInfo,proto3" json:"net_info,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvacuateRunningActualLRPRequest) Reset() {
+	*x = EvacuateRunningActualLRPRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvacuateRunningActualLRPRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvacuateRunningActualLRPRequest) ProtoMessage() {}
+
+func (x *EvacuateRunningActualLRPRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvacuateRunningActualLRPRequest.ProtoReflect.Descriptor instead.
+func (*EvacuateRunningActualLRPRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *EvacuateRunningActualLRPRequest) GetKey() *ActualLRPKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *EvacuateRunningActualLRPRequest) GetInstanceKey() *ActualLRPInstanceKey {
+	if x != nil {
+		return x.InstanceKey
+	}
+	return nil
+}
+
+func (x *EvacuateRunningActualLRPRequest) GetNetInfo() *ActualLRPNetInfo {
+	if x != nil {
+		return x.NetInfo
+	}
+	return nil
+}
+
+type EvacuateRunningActualLRPResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeepContainer bool                   `protobuf:"varint,1,opt,name=keep_container,json=keepContainer,proto3" json:"keep_container,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvacuateRunningActualLRPResponse) Reset() {
+	*x = EvacuateRunningActualLRPResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvacuateRunningActualLRPResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvacuateRunningActualLRPResponse) ProtoMessage() {}
+
+func (x *EvacuateRunningActualLRPResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvacuateRunningActualLRPResponse.ProtoReflect.Descriptor instead.
+func (*EvacuateRunningActualLRPResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *EvacuateRunningActualLRPResponse) GetKeepContainer() bool {
+	if x != nil {
+		return x.KeepContainer
+	}
+	return false
+}
+
+type EvacuateStoppedActualLRPRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           *ActualLRPKey          `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	InstanceKey   *ActualLRPInstanceKey  `protobuf:"bytes,2,opt,name=instance_key,json=instanceKey,proto3" json:"instance_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvacuateStoppedActualLRPRequest) Reset() {
+	*x = EvacuateStoppedActualLRPRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvacuateStoppedActualLRPRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvacuateStoppedActualLRPRequest) ProtoMessage() {}
+
+func (x *EvacuateStoppedActualLRPRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvacuateStoppedActualLRPRequest.ProtoReflect.Descriptor instead.
+func (*EvacuateStoppedActualLRPRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *EvacuateStoppedActualLRPRequest) GetKey() *ActualLRPKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *EvacuateStoppedActualLRPRequest) GetInstanceKey() *ActualLRPInstanceKey {
+	if x != nil {
+		return x.InstanceKey
+	}
+	return nil
+}
+
+type EvacuateStoppedActualLRPResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeepContainer bool                   `protobuf:"varint,1,opt,name=keep_container,json=keepContainer,proto3" json:"keep_container,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvacuateStoppedActualLRPResponse) Reset() {
+	*x = EvacuateStoppedActualLRPResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvacuateStoppedActualLRPResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvacuateStoppedActualLRPResponse) ProtoMessage() {}
+
+func (x *EvacuateStoppedActualLRPResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvacuateStoppedActualLRPResponse.ProtoReflect.Descriptor instead.
+func (*EvacuateStoppedActualLRPResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *EvacuateStoppedActualLRPResponse) GetKeepContainer() bool {
+	if x != nil {
+		return x.KeepContainer
+	}
+	return false
+}
+
+type EvacuateCrashedActualLRPRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           *ActualLRPKey          `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	InstanceKey   *ActualLRPInstanceKey  `protobuf:"bytes,2,opt,name=instance_key,json=instanceKey,proto3" json:"instance_key,omitempty"`
+	ErrorMessage  string                 `protobuf:"bytes,3,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvacuateCrashedActualLRPRequest) Reset() {
+	*x = EvacuateCrashedActualLRPRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvacuateCrashedActualLRPRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvacuateCrashedActualLRPRequest) ProtoMessage() {}
+
+func (x *EvacuateCrashedActualLRPRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvacuateCrashedActualLRPRequest.ProtoReflect.Descriptor instead.
+func (*EvacuateCrashedActualLRPRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *EvacuateCrashedActualLRPRequest) GetKey() *ActualLRPKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *EvacuateCrashedActualLRPRequest) GetInstanceKey() *ActualLRPInstanceKey {
+	if x != nil {
+		return x.InstanceKey
+	}
+	return nil
+}
+
+func (x *EvacuateCrashedActualLRPRequest) GetErrorMessage() string {
+	if x != nil {
+		return x.ErrorMessage
+	}
+	return ""
+}
+
+type EvacuateCrashedActualLRPResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeepContainer bool                   `protobuf:"varint,1,opt,name=keep_container,json=keepContainer,proto3" json:"keep_container,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvacuateCrashedActualLRPResponse) Reset() {
+	*x = EvacuateCrashedActualLRPResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvacuateCrashedActualLRPResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvacuateCrashedActualLRPResponse) ProtoMessage() {}
+
+func (x *EvacuateCrashedActualLRPResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvacuateCrashedActualLRPResponse.ProtoReflect.Descriptor instead.
+func (*EvacuateCrashedActualLRPResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *EvacuateCrashedActualLRPResponse) GetKeepContainer() bool {
+	if x != nil {
+		return x.KeepContainer
+	}
+	return false
+}
+
+type RemoveEvacuatingActualLRPRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           *ActualLRPKey          `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	InstanceKey   *ActualLRPInstanceKey  `protobuf:"bytes,2,opt,name=instance_key,json=instanceKey,proto3" json:"instance_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveEvacuatingActualLRPRequest) Reset() {
+	*x = RemoveEvacuatingActualLRPRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveEvacuatingActualLRPRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveEvacuatingActualLRPRequest) ProtoMessage() {}
+
+func (x *RemoveEvacuatingActualLRPRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveEvacuatingActualLRPRequest.ProtoReflect.Descriptor instead.
+func (*RemoveEvacuatingActualLRPRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *RemoveEvacuatingActualLRPRequest) GetKey() *ActualLRPKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *RemoveEvacuatingActualLRPRequest) GetInstanceKey() *ActualLRPInstanceKey {
+	if x != nil {
+		return x.InstanceKey
+	}
+	return nil
+}
+
+type RemoveEvacuatingActualLRPResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveEvacuatingActualLRPResponse) Reset() {
+	*x = RemoveEvacuatingActualLRPResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveEvacuatingActualLRPResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveEvacuatingActualLRPResponse) ProtoMessage() {}
+
+func (x *RemoveEvacuatingActualLRPResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveEvacuatingActualLRPResponse.ProtoReflect.Descriptor instead.
+func (*RemoveEvacuatingActualLRPResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{44}
+}
+
+type DesireTaskRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TaskGuid      string                 `protobuf:"bytes,1,opt,name=task_guid,json=taskGuid,proto3" json:"task_guid,omitempty"`
+	Domain        string                 `protobuf:"bytes,2,opt,name=domain,proto3" json:"domain,omitempty"`
+	Definition    *TaskDefinition        `protobuf:"bytes,3,opt,name=definition,proto3" json:"definition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DesireTaskRequest) Reset() {
+	*x = DesireTaskRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DesireTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DesireTaskRequest) ProtoMessage() {}
+
+func (x *DesireTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DesireTaskRequest.ProtoReflect.Descriptor instead.
+func (*DesireTaskRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *DesireTaskRequest) GetTaskGuid() string {
+	if x != nil {
+		return x.TaskGuid
+	}
+	return ""
+}
+
+func (x *DesireTaskRequest) GetDomain() string {
+	if x != nil {
+		return x.Domain
+	}
+	return ""
+}
+
+func (x *DesireTaskRequest) GetDefinition() *TaskDefinition {
+	if x != nil {
+		return x.Definition
+	}
+	return nil
+}
+
+type DesireTaskResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DesireTaskResponse) Reset() {
+	*x = DesireTaskResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DesireTaskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DesireTaskResponse) ProtoMessage() {}
+
+func (x *DesireTaskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DesireTaskResponse.ProtoReflect.Descriptor instead.
+func (*DesireTaskResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{46}
+}
+
+type StartTaskRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TaskGuid      string                 `protobuf:"bytes,1,opt,name=task_guid,json=taskGuid,proto3" json:"task_guid,omitempty"`
+	CellId        string                 `protobuf:"bytes,2,opt,name=cell_id,json=cellId,proto3" json:"cell_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartTaskRequest) Reset() {
+	*x = StartTaskRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartTaskRequest) ProtoMessage() {}
+
+func (x *StartTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartTaskRequest.ProtoReflect.Descriptor instead.
+func (*StartTaskRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *StartTaskRequest) GetTaskGuid() string {
+	if x != nil {
+		return x.TaskGuid
+	}
+	return ""
+}
+
+func (x *StartTaskRequest) GetCellId() string {
+	if x != nil {
+		return x.CellId
+	}
+	return ""
+}
+
+type StartTaskResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ShouldStart   bool                   `protobuf:"varint,1,opt,name=should_start,json=shouldStart,proto3" json:"should_start,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartTaskResponse) Reset() {
+	*x = StartTaskResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartTaskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartTaskResponse) ProtoMessage() {}
+
+func (x *StartTaskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartTaskResponse.ProtoReflect.Descriptor instead.
+func (*StartTaskResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *StartTaskResponse) GetShouldStart() bool {
+	if x != nil {
+		return x.ShouldStart
+	}
+	return false
+}
+
+type CancelTaskRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TaskGuid      string                 `protobuf:"bytes,1,opt,name=task_guid,json=taskGuid,proto3" json:"task_guid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelTaskRequest) Reset() {
+	*x = CancelTaskRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelTaskRequest) ProtoMessage() {}
+
+func (x *CancelTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelTaskRequest.ProtoReflect.Descriptor instead.
+func (*CancelTaskRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *CancelTaskRequest) GetTaskGuid() string {
+	if x != nil {
+		return x.TaskGuid
+	}
+	return ""
+}
+
+type CancelTaskResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelTaskResponse) Reset() {
+	*x = CancelTaskResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelTaskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelTaskResponse) ProtoMessage() {}
+
+func (x *CancelTaskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelTaskResponse.ProtoReflect.Descriptor instead.
+func (*CancelTaskResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{50}
+}
+
+type FailTaskRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TaskGuid      string                 `protobuf:"bytes,1,opt,name=task_guid,json=taskGuid,proto3" json:"task_guid,omitempty"`
+	FailureReason string                 `protobuf:"bytes,2,opt,name=failure_reason,json=failureReason,proto3" json:"failure_reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FailTaskRequest) Reset() {
+	*x = FailTaskRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FailTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FailTaskRequest) ProtoMessage() {}
+
+func (x *FailTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FailTaskRequest.ProtoReflect.Descriptor instead.
+func (*FailTaskRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *FailTaskRequest) GetTaskGuid() string {
+	if x != nil {
+		return x.TaskGuid
+	}
+	return ""
+}
+
+func (x *FailTaskRequest) GetFailureReason() string {
+	if x != nil {
+		return x.FailureReason
+	}
+	return ""
+}
+
+type FailTaskResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FailTaskResponse) Reset() {
+	*x = FailTaskResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FailTaskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FailTaskResponse) ProtoMessage() {}
+
+func (x *FailTaskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FailTaskResponse.ProtoReflect.Descriptor instead.
+func (*FailTaskResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{52}
+}
+
+type RejectTaskRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	TaskGuid        string                 `protobuf:"bytes,1,opt,name=task_guid,json=taskGuid,proto3" json:"task_guid,omitempty"`
+	RejectionReason string                 `protobuf:"bytes,2,opt,name=rejection_reason,json=rejectionReason,proto3" json:"rejection_reason,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RejectTaskRequest) Reset() {
+	*x = RejectTaskRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectTaskRequest) ProtoMessage() {}
+
+func (x *RejectTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectTaskRequest.ProtoReflect.Descriptor instead.
+func (*RejectTaskRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *RejectTaskRequest) GetTaskGuid() string {
+	if x != nil {
+		return x.TaskGuid
+	}
+	return ""
+}
+
+func (x *RejectTaskRequest) GetRejectionReason() string {
+	if x != nil {
+		return x.RejectionReason
+	}
+	return ""
+}
+
+type RejectTaskResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectTaskResponse) Reset() {
+	*x = RejectTaskResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectTaskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectTaskResponse) ProtoMessage() {}
+
+func (x *RejectTaskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectTaskResponse.ProtoReflect.Descriptor instead.
+func (*RejectTaskResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{54}
+}
+
+type CompleteTaskRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TaskGuid      string                 `protobuf:"bytes,1,opt,name=task_guid,json=taskGuid,proto3" json:"task_guid,omitempty"`
+	CellId        string                 `protobuf:"bytes,2,opt,name=cell_id,json=cellId,proto3" json:"cell_id,omitempty"`
+	Failed        bool                   `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
+	FailureReason string                 `protobuf:"bytes,4,opt,name=failure_reason,json=failureReason,proto3" json:"failure_reason,omitempty"`
+	Result        string                 `protobuf:"bytes,5,opt,name=result,proto3" json:"result,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteTaskRequest) Reset() {
+	*x = CompleteTaskRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteTaskRequest) ProtoMessage() {}
+
+func (x *CompleteTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteTaskRequest.ProtoReflect.Descriptor instead.
+func (*CompleteTaskRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *CompleteTaskRequest) GetTaskGuid() string {
+	if x != nil {
+		return x.TaskGuid
+	}
+	return ""
+}
+
+func (x *CompleteTaskRequest) GetCellId() string {
+	if x != nil {
+		return x.CellId
+	}
+	return ""
+}
+
+func (x *CompleteTaskRequest) GetFailed() bool {
+	if x != nil {
+		return x.Failed
+	}
+	return false
+}
+
+func (x *CompleteTaskRequest) GetFailureReason() string {
+	if x != nil {
+		return x.FailureReason
+	}
+	return ""
+}
+
+func (x *CompleteTaskRequest) GetResult() string {
+	if x != nil {
+		return x.Result
+	}
+	return ""
+}
+
+type CompleteTaskResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteTaskResponse) Reset() {
+	*x = CompleteTaskResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteTaskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteTaskResponse) ProtoMessage() {}
+
+func (x *CompleteTaskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteTaskResponse.ProtoReflect.Descriptor instead.
+func (*CompleteTaskResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{56}
+}
+
+type ResolvingTaskRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TaskGuid      string                 `protobuf:"bytes,1,opt,name=task_guid,json=taskGuid,proto3" json:"task_guid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolvingTaskRequest) Reset() {
+	*x = ResolvingTaskRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolvingTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolvingTaskRequest) ProtoMessage() {}
+
+func (x *ResolvingTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolvingTaskRequest.ProtoReflect.Descriptor instead.
+func (*ResolvingTaskRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *ResolvingTaskRequest) GetTaskGuid() string {
+	if x != nil {
+		return x.TaskGuid
+	}
+	return ""
+}
+
+type ResolvingTaskResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResolvingTaskResponse) Reset() {
+	*x = ResolvingTaskResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolvingTaskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolvingTaskResponse) ProtoMessage() {}
+
+func (x *ResolvingTaskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolvingTaskResponse.ProtoReflect.Descriptor instead.
+func (*ResolvingTaskResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{58}
+}
+
+type DeleteTaskRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TaskGuid      string                 `protobuf:"bytes,1,opt,name=task_guid,json=taskGuid,proto3" json:"task_guid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteTaskRequest) Reset() {
+	*x = DeleteTaskRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteTaskRequest) ProtoMessage() {}
+
+func (x *DeleteTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteTaskRequest.ProtoReflect.Descriptor instead.
+func (*DeleteTaskRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *DeleteTaskRequest) GetTaskGuid() string {
+	if x != nil {
+		return x.TaskGuid
+	}
+	return ""
+}
+
+type DeleteTaskResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteTaskResponse) Reset() {
+	*x = DeleteTaskResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteTaskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteTaskResponse) ProtoMessage() {}
+
+func (x *DeleteTaskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteTaskResponse.ProtoReflect.Descriptor instead.
+func (*DeleteTaskResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{60}
+}
+
+type GetTaskRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TaskGuid      string                 `protobuf:"bytes,1,opt,name=task_guid,json=taskGuid,proto3" json:"task_guid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTaskRequest) Reset() {
+	*x = GetTaskRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTaskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTaskRequest) ProtoMessage() {}
+
+func (x *GetTaskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTaskRequest.ProtoReflect.Descriptor instead.
+func (*GetTaskRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *GetTaskRequest) GetTaskGuid() string {
+	if x != nil {
+		return x.TaskGuid
+	}
+	return ""
+}
+
+type GetTaskResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Task          *Task                  `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTaskResponse) Reset() {
+	*x = GetTaskResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTaskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTaskResponse) ProtoMessage() {}
+
+func (x *GetTaskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTaskResponse.ProtoReflect.Descriptor instead.
+func (*GetTaskResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *GetTaskResponse) GetTask() *Task {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+type ListTasksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Domain        string                 `protobuf:"bytes,1,opt,name=domain,proto3" json:"domain,omitempty"`
+	CellId        string                 `protobuf:"bytes,2,opt,name=cell_id,json=cellId,proto3" json:"cell_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTasksRequest) Reset() {
+	*x = ListTasksRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTasksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTasksRequest) ProtoMessage() {}
+
+func (x *ListTasksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTasksRequest.ProtoReflect.Descriptor instead.
+func (*ListTasksRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *ListTasksRequest) GetDomain() string {
+	if x != nil {
+		return x.Domain
+	}
+	return ""
+}
+
+func (x *ListTasksRequest) GetCellId() string {
+	if x != nil {
+		return x.CellId
+	}
+	return ""
+}
+
+type ListTasksResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tasks         []*Task                `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTasksResponse) Reset() {
+	*x = ListTasksResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTasksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTasksResponse) ProtoMessage() {}
+
+func (x *ListTasksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTasksResponse.ProtoReflect.Descriptor instead.
+func (*ListTasksResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *ListTasksResponse) GetTasks() []*Task {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+type ListCellsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCellsRequest) Reset() {
+	*x = ListCellsRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCellsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCellsRequest) ProtoMessage() {}
+
+func (x *ListCellsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCellsRequest.ProtoReflect.Descriptor instead.
+func (*ListCellsRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{65}
+}
+
+type ListCellsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cells         []*CellPresence        `protobuf:"bytes,1,rep,name=cells,proto3" json:"cells,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCellsResponse) Reset() {
+	*x = ListCellsResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCellsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCellsResponse) ProtoMessage() {}
+
+func (x *ListCellsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCellsResponse.ProtoReflect.Descriptor instead.
+func (*ListCellsResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *ListCellsResponse) GetCells() []*CellPresence {
+	if x != nil {
+		return x.Cells
+	}
+	return nil
+}
+
+type SubscribeToEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// epoch and after_sequence of the last event seen; empty epoch starts
+	// with live events only.
+	Epoch         string `protobuf:"bytes,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	AfterSequence uint64 `protobuf:"varint,2,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribeToEventsRequest) Reset() {
+	*x = SubscribeToEventsRequest{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribeToEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribeToEventsRequest) ProtoMessage() {}
+
+func (x *SubscribeToEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribeToEventsRequest.ProtoReflect.Descriptor instead.
+func (*SubscribeToEventsRequest) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *SubscribeToEventsRequest) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
+func (x *SubscribeToEventsRequest) GetAfterSequence() uint64 {
+	if x != nil {
+		return x.AfterSequence
+	}
+	return 0
+}
+
+// SubscribeToEventsResponse is one event. Every change carries the record
+// after it (and, for changes, before it).
+type SubscribeToEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// epoch identifies the serving BBS's event log; sequence grows by one per
+	// event within an epoch.
+	Epoch    string `protobuf:"bytes,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Sequence uint64 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// Types that are valid to be assigned to Event:
+	//
+	//	*SubscribeToEventsResponse_Resync
+	//	*SubscribeToEventsResponse_DesiredLrpCreated
+	//	*SubscribeToEventsResponse_DesiredLrpChanged
+	//	*SubscribeToEventsResponse_DesiredLrpRemoved
+	//	*SubscribeToEventsResponse_ActualLrpCreated
+	//	*SubscribeToEventsResponse_ActualLrpChanged
+	//	*SubscribeToEventsResponse_ActualLrpRemoved
+	//	*SubscribeToEventsResponse_TaskCreated
+	//	*SubscribeToEventsResponse_TaskChanged
+	//	*SubscribeToEventsResponse_TaskRemoved
+	//	*SubscribeToEventsResponse_Heartbeat
+	Event         isSubscribeToEventsResponse_Event `protobuf_oneof:"event"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribeToEventsResponse) Reset() {
+	*x = SubscribeToEventsResponse{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribeToEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribeToEventsResponse) ProtoMessage() {}
+
+func (x *SubscribeToEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribeToEventsResponse.ProtoReflect.Descriptor instead.
+func (*SubscribeToEventsResponse) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *SubscribeToEventsResponse) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
+func (x *SubscribeToEventsResponse) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *SubscribeToEventsResponse) GetEvent() isSubscribeToEventsResponse_Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *SubscribeToEventsResponse) GetResync() *Resync {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeToEventsResponse_Resync); ok {
+			return x.Resync
+		}
+	}
+	return nil
+}
+
+func (x *SubscribeToEventsResponse) GetDesiredLrpCreated() *DesiredLRPCreated {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeToEventsResponse_DesiredLrpCreated); ok {
+			return x.DesiredLrpCreated
+		}
+	}
+	return nil
+}
+
+func (x *SubscribeToEventsResponse) GetDesiredLrpChanged() *DesiredLRPChanged {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeToEventsResponse_DesiredLrpChanged); ok {
+			return x.DesiredLrpChanged
+		}
+	}
+	return nil
+}
+
+func (x *SubscribeToEventsResponse) GetDesiredLrpRemoved() *DesiredLRPRemoved {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeToEventsResponse_DesiredLrpRemoved); ok {
+			return x.DesiredLrpRemoved
+		}
+	}
+	return nil
+}
+
+func (x *SubscribeToEventsResponse) GetActualLrpCreated() *ActualLRPCreated {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeToEventsResponse_ActualLrpCreated); ok {
+			return x.ActualLrpCreated
+		}
+	}
+	return nil
+}
+
+func (x *SubscribeToEventsResponse) GetActualLrpChanged() *ActualLRPChanged {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeToEventsResponse_ActualLrpChanged); ok {
+			return x.ActualLrpChanged
+		}
+	}
+	return nil
+}
+
+func (x *SubscribeToEventsResponse) GetActualLrpRemoved() *ActualLRPRemoved {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeToEventsResponse_ActualLrpRemoved); ok {
+			return x.ActualLrpRemoved
+		}
+	}
+	return nil
+}
+
+func (x *SubscribeToEventsResponse) GetTaskCreated() *TaskCreated {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeToEventsResponse_TaskCreated); ok {
+			return x.TaskCreated
+		}
+	}
+	return nil
+}
+
+func (x *SubscribeToEventsResponse) GetTaskChanged() *TaskChanged {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeToEventsResponse_TaskChanged); ok {
+			return x.TaskChanged
+		}
+	}
+	return nil
+}
+
+func (x *SubscribeToEventsResponse) GetTaskRemoved() *TaskRemoved {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeToEventsResponse_TaskRemoved); ok {
+			return x.TaskRemoved
+		}
+	}
+	return nil
+}
+
+func (x *SubscribeToEventsResponse) GetHeartbeat() *Heartbeat {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeToEventsResponse_Heartbeat); ok {
+			return x.Heartbeat
+		}
+	}
+	return nil
+}
+
+type isSubscribeToEventsResponse_Event interface {
+	isSubscribeToEventsResponse_Event()
+}
+
+type SubscribeToEventsResponse_Resync struct {
+	// resync: events were missed; list the state again, then carry on.
+	Resync *Resync `protobuf:"bytes,3,opt,name=resync,proto3,oneof"`
+}
+
+type SubscribeToEventsResponse_DesiredLrpCreated struct {
+	DesiredLrpCreated *DesiredLRPCreated `protobuf:"bytes,4,opt,name=desired_lrp_created,json=desiredLrpCreated,proto3,oneof"`
+}
+
+type SubscribeToEventsResponse_DesiredLrpChanged struct {
+	DesiredLrpChanged *DesiredLRPChanged `protobuf:"bytes,5,opt,name=desired_lrp_changed,json=desiredLrpChanged,proto3,oneof"`
+}
+
+type SubscribeToEventsResponse_DesiredLrpRemoved struct {
+	DesiredLrpRemoved *DesiredLRPRemoved `protobuf:"bytes,6,opt,name=desired_lrp_removed,json=desiredLrpRemoved,proto3,oneof"`
+}
+
+type SubscribeToEventsResponse_ActualLrpCreated struct {
+	ActualLrpCreated *ActualLRPCreated `protobuf:"bytes,7,opt,name=actual_lrp_created,json=actualLrpCreated,proto3,oneof"`
+}
+
+type SubscribeToEventsResponse_ActualLrpChanged struct {
+	ActualLrpChanged *ActualLRPChanged `protobuf:"bytes,8,opt,name=actual_lrp_changed,json=actualLrpChanged,proto3,oneof"`
+}
+
+type SubscribeToEventsResponse_ActualLrpRemoved struct {
+	ActualLrpRemoved *ActualLRPRemoved `protobuf:"bytes,9,opt,name=actual_lrp_removed,json=actualLrpRemoved,proto3,oneof"`
+}
+
+type SubscribeToEventsResponse_TaskCreated struct {
+	TaskCreated *TaskCreated `protobuf:"bytes,10,opt,name=task_created,json=taskCreated,proto3,oneof"`
+}
+
+type SubscribeToEventsResponse_TaskChanged struct {
+	TaskChanged *TaskChanged `protobuf:"bytes,11,opt,name=task_changed,json=taskChanged,proto3,oneof"`
+}
+
+type SubscribeToEventsResponse_TaskRemoved struct {
+	TaskRemoved *TaskRemoved `protobuf:"bytes,12,opt,name=task_removed,json=taskRemoved,proto3,oneof"`
+}
+
+type SubscribeToEventsResponse_Heartbeat struct {
+	// heartbeat is sent when nothing happened for a while.
+	Heartbeat *Heartbeat `protobuf:"bytes,13,opt,name=heartbeat,proto3,oneof"`
+}
+
+func (*SubscribeToEventsResponse_Resync) isSubscribeToEventsResponse_Event() {}
+
+func (*SubscribeToEventsResponse_DesiredLrpCreated) isSubscribeToEventsResponse_Event() {}
+
+func (*SubscribeToEventsResponse_DesiredLrpChanged) isSubscribeToEventsResponse_Event() {}
+
+func (*SubscribeToEventsResponse_DesiredLrpRemoved) isSubscribeToEventsResponse_Event() {}
+
+func (*SubscribeToEventsResponse_ActualLrpCreated) isSubscribeToEventsResponse_Event() {}
+
+func (*SubscribeToEventsResponse_ActualLrpChanged) isSubscribeToEventsResponse_Event() {}
+
+func (*SubscribeToEventsResponse_ActualLrpRemoved) isSubscribeToEventsResponse_Event() {}
+
+func (*SubscribeToEventsResponse_TaskCreated) isSubscribeToEventsResponse_Event() {}
+
+func (*SubscribeToEventsResponse_TaskChanged) isSubscribeToEventsResponse_Event() {}
+
+func (*SubscribeToEventsResponse_TaskRemoved) isSubscribeToEventsResponse_Event() {}
+
+func (*SubscribeToEventsResponse_Heartbeat) isSubscribeToEventsResponse_Event() {}
+
+type Resync struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Resync) Reset() {
+	*x = Resync{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Resync) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Resync) ProtoMessage() {}
+
+func (x *Resync) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Resync.ProtoReflect.Descriptor instead.
+func (*Resync) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *Resync) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type Heartbeat struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Heartbeat) Reset() {
+	*x = Heartbeat{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Heartbeat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Heartbeat) ProtoMessage() {}
+
+func (x *Heartbeat) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
+func (*Heartbeat) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{70}
+}
+
+type DesiredLRPCreated struct {
+	state         protoimpl.MessageState    `protogen:"open.v1"`
+	DesiredLrp    *DesiredLRPSchedulingInfo `protobuf:"bytes,1,opt,name=desired_lrp,json=desiredLrp,proto3" json:"desired_lrp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DesiredLRPCreated) Reset() {
+	*x = DesiredLRPCreated{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DesiredLRPCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DesiredLRPCreated) ProtoMessage() {}
+
+func (x *DesiredLRPCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DesiredLRPCreated.ProtoReflect.Descriptor instead.
+func (*DesiredLRPCreated) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *DesiredLRPCreated) GetDesiredLrp() *DesiredLRPSchedulingInfo {
+	if x != nil {
+		return x.DesiredLrp
+	}
+	return nil
+}
+
+type DesiredLRPChanged struct {
+	state         protoimpl.MessageState    `protogen:"open.v1"`
+	Before        *DesiredLRPSchedulingInfo `protobuf:"bytes,1,opt,name=before,proto3" json:"before,omitempty"`
+	After         *DesiredLRPSchedulingInfo `protobuf:"bytes,2,opt,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DesiredLRPChanged) Reset() {
+	*x = DesiredLRPChanged{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DesiredLRPChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DesiredLRPChanged) ProtoMessage() {}
+
+func (x *DesiredLRPChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DesiredLRPChanged.ProtoReflect.Descriptor instead.
+func (*DesiredLRPChanged) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *DesiredLRPChanged) GetBefore() *DesiredLRPSchedulingInfo {
+	if x != nil {
+		return x.Before
+	}
+	return nil
+}
+
+func (x *DesiredLRPChanged) GetAfter() *DesiredLRPSchedulingInfo {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+type DesiredLRPRemoved struct {
+	state         protoimpl.MessageState    `protogen:"open.v1"`
+	DesiredLrp    *DesiredLRPSchedulingInfo `protobuf:"bytes,1,opt,name=desired_lrp,json=desiredLrp,proto3" json:"desired_lrp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DesiredLRPRemoved) Reset() {
+	*x = DesiredLRPRemoved{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DesiredLRPRemoved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DesiredLRPRemoved) ProtoMessage() {}
+
+func (x *DesiredLRPRemoved) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DesiredLRPRemoved.ProtoReflect.Descriptor instead.
+func (*DesiredLRPRemoved) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *DesiredLRPRemoved) GetDesiredLrp() *DesiredLRPSchedulingInfo {
+	if x != nil {
+		return x.DesiredLrp
+	}
+	return nil
+}
+
+type ActualLRPCreated struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ActualLrp     *ActualLRP             `protobuf:"bytes,1,opt,name=actual_lrp,json=actualLrp,proto3" json:"actual_lrp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActualLRPCreated) Reset() {
+	*x = ActualLRPCreated{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActualLRPCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActualLRPCreated) ProtoMessage() {}
+
+func (x *ActualLRPCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActualLRPCreated.ProtoReflect.Descriptor instead.
+func (*ActualLRPCreated) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *ActualLRPCreated) GetActualLrp() *ActualLRP {
+	if x != nil {
+		return x.ActualLrp
+	}
+	return nil
+}
+
+type ActualLRPChanged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Before        *ActualLRP             `protobuf:"bytes,1,opt,name=before,proto3" json:"before,omitempty"`
+	After         *ActualLRP             `protobuf:"bytes,2,opt,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActualLRPChanged) Reset() {
+	*x = ActualLRPChanged{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActualLRPChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActualLRPChanged) ProtoMessage() {}
+
+func (x *ActualLRPChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActualLRPChanged.ProtoReflect.Descriptor instead.
+func (*ActualLRPChanged) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *ActualLRPChanged) GetBefore() *ActualLRP {
+	if x != nil {
+		return x.Before
+	}
+	return nil
+}
+
+func (x *ActualLRPChanged) GetAfter() *ActualLRP {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+type ActualLRPRemoved struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ActualLrp     *ActualLRP             `protobuf:"bytes,1,opt,name=actual_lrp,json=actualLrp,proto3" json:"actual_lrp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActualLRPRemoved) Reset() {
+	*x = ActualLRPRemoved{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActualLRPRemoved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActualLRPRemoved) ProtoMessage() {}
+
+func (x *ActualLRPRemoved) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActualLRPRemoved.ProtoReflect.Descriptor instead.
+func (*ActualLRPRemoved) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *ActualLRPRemoved) GetActualLrp() *ActualLRP {
+	if x != nil {
+		return x.ActualLrp
+	}
+	return nil
+}
+
+type TaskCreated struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Task          *Task                  `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskCreated) Reset() {
+	*x = TaskCreated{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskCreated) ProtoMessage() {}
+
+func (x *TaskCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskCreated.ProtoReflect.Descriptor instead.
+func (*TaskCreated) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *TaskCreated) GetTask() *Task {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+type TaskChanged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Before        *Task                  `protobuf:"bytes,1,opt,name=before,proto3" json:"before,omitempty"`
+	After         *Task                  `protobuf:"bytes,2,opt,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskChanged) Reset() {
+	*x = TaskChanged{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskChanged) ProtoMessage() {}
+
+func (x *TaskChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskChanged.ProtoReflect.Descriptor instead.
+func (*TaskChanged) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *TaskChanged) GetBefore() *Task {
+	if x != nil {
+		return x.Before
+	}
+	return nil
+}
+
+func (x *TaskChanged) GetAfter() *Task {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+type TaskRemoved struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Task          *Task                  `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskRemoved) Reset() {
+	*x = TaskRemoved{}
+	mi := &file_bbs_v1_bbs_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskRemoved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskRemoved) ProtoMessage() {}
+
+func (x *TaskRemoved) ProtoReflect() protoreflect.Message {
+	mi := &file_bbs_v1_bbs_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskRemoved.ProtoReflect.Descriptor instead.
+func (*TaskRemoved) Descriptor() ([]byte, []int) {
+	return file_bbs_v1_bbs_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *TaskRemoved) GetTask() *Task {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
 var File_bbs_v1_bbs_proto protoreflect.FileDescriptor
 
 const file_bbs_v1_bbs_proto_rawDesc = "" +
 	"\n" +
-	"\x10bbs/v1/bbs.proto\x12\x06bbs.v1\"\r\n" +
+	"\x10bbs/v1/bbs.proto\x12\x06bbs.v1\x1a\x13bbs/v1/models.proto\"H\n" +
+	"\x05Error\x12%\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x11.bbs.v1.ErrorTypeR\x04type\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\r\n" +
 	"\vPingRequest\",\n" +
 	"\fPingResponse\x12\x1c\n" +
-	"\tavailable\x18\x01 \x01(\bR\tavailable2?\n" +
+	"\tavailable\x18\x01 \x01(\bR\tavailable\"N\n" +
+	"\x13UpsertDomainRequest\x12\x16\n" +
+	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x1f\n" +
+	"\vttl_seconds\x18\x02 \x01(\rR\n" +
+	"ttlSeconds\"\x16\n" +
+	"\x14UpsertDomainResponse\"\x14\n" +
+	"\x12ListDomainsRequest\"/\n" +
+	"\x13ListDomainsResponse\x12\x18\n" +
+	"\adomains\x18\x01 \x03(\tR\adomains\"G\n" +
+	"\x10DesireLRPRequest\x123\n" +
+	"\vdesired_lrp\x18\x01 \x01(\v2\x12.bbs.v1.DesiredLRPR\n" +
+	"desiredLrp\"\x13\n" +
+	"\x11DesireLRPResponse\"\xc3\x01\n" +
+	"\x17UpdateDesiredLRPRequest\x12!\n" +
+	"\fprocess_guid\x18\x01 \x01(\tR\vprocessGuid\x120\n" +
+	"\x06update\x18\x02 \x01(\v2\x18.bbs.v1.DesiredLRPUpdateR\x06update\x12S\n" +
+	"\x19expected_modification_tag\x18\x03 \x01(\v2\x17.bbs.v1.ModificationTagR\x17expectedModificationTag\"O\n" +
+	"\x18UpdateDesiredLRPResponse\x123\n" +
+	"\vdesired_lrp\x18\x01 \x01(\v2\x12.bbs.v1.DesiredLRPR\n" +
+	"desiredLrp\"<\n" +
+	"\x17RemoveDesiredLRPRequest\x12!\n" +
+	"\fprocess_guid\x18\x01 \x01(\tR\vprocessGuid\"\x1a\n" +
+	"\x18RemoveDesiredLRPResponse\"9\n" +
+	"\x14GetDesiredLRPRequest\x12!\n" +
+	"\fprocess_guid\x18\x01 \x01(\tR\vprocessGuid\"L\n" +
+	"\x15GetDesiredLRPResponse\x123\n" +
+	"\vdesired_lrp\x18\x01 \x01(\v2\x12.bbs.v1.DesiredLRPR\n" +
+	"desiredLrp\"O\n" +
+	"\x10DesiredLRPFilter\x12\x16\n" +
+	"\x06domain\x18\x01 \x01(\tR\x06domain\x12#\n" +
+	"\rprocess_guids\x18\x02 \x03(\tR\fprocessGuids\"J\n" +
+	"\x16ListDesiredLRPsRequest\x120\n" +
+	"\x06filter\x18\x01 \x01(\v2\x18.bbs.v1.DesiredLRPFilterR\x06filter\"P\n" +
+	"\x17ListDesiredLRPsResponse\x125\n" +
+	"\fdesired_lrps\x18\x01 \x03(\v2\x12.bbs.v1.DesiredLRPR\vdesiredLrps\"X\n" +
+	"$ListDesiredLRPSchedulingInfosRequest\x120\n" +
+	"\x06filter\x18\x01 \x01(\v2\x18.bbs.v1.DesiredLRPFilterR\x06filter\"t\n" +
+	"%ListDesiredLRPSchedulingInfosResponse\x12K\n" +
+	"\x10scheduling_infos\x18\x01 \x03(\v2 .bbs.v1.DesiredLRPSchedulingInfoR\x0fschedulingInfos\"\x8a\x01\n" +
+	"\x0fActualLRPFilter\x12\x16\n" +
+	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x17\n" +
+	"\acell_id\x18\x02 \x01(\tR\x06cellId\x12!\n" +
+	"\fprocess_guid\x18\x03 \x01(\tR\vprocessGuid\x12\x19\n" +
+	"\x05index\x18\x04 \x01(\x05H\x00R\x05index\x88\x01\x01B\b\n" +
+	"\x06_index\"H\n" +
+	"\x15ListActualLRPsRequest\x12/\n" +
+	"\x06filter\x18\x01 \x01(\v2\x17.bbs.v1.ActualLRPFilterR\x06filter\"L\n" +
+	"\x16ListActualLRPsResponse\x122\n" +
+	"\vactual_lrps\x18\x01 \x03(\v2\x11.bbs.v1.ActualLRPR\n" +
+	"actualLrps\"\x91\x01\n" +
+	"\x15ClaimActualLRPRequest\x12!\n" +
+	"\fprocess_guid\x18\x01 \x01(\tR\vprocessGuid\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\x05R\x05index\x12?\n" +
+	"\finstance_key\x18\x03 \x01(\v2\x1c.bbs.v1.ActualLRPInstanceKeyR\vinstanceKey\"\x18\n" +
+	"\x16ClaimActualLRPResponse\"\xfe\x01\n" +
+	"\x15StartActualLRPRequest\x12&\n" +
+	"\x03key\x18\x01 \x01(\v2\x14.bbs.v1.ActualLRPKeyR\x03key\x12?\n" +
+	"\finstance_key\x18\x02 \x01(\v2\x1c.bbs.v1.ActualLRPInstanceKeyR\vinstanceKey\x123\n" +
+	"\bnet_info\x18\x03 \x01(\v2\x18.bbs.v1.ActualLRPNetInfoR\anetInfo\x12\x1a\n" +
+	"\broutable\x18\x04 \x01(\bR\broutable\x12+\n" +
+	"\x11availability_zone\x18\x05 \x01(\tR\x10availabilityZone\"\x18\n" +
+	"\x16StartActualLRPResponse\"\xa5\x01\n" +
+	"\x15CrashActualLRPRequest\x12&\n" +
+	"\x03key\x18\x01 \x01(\v2\x14.bbs.v1.ActualLRPKeyR\x03key\x12?\n" +
+	"\finstance_key\x18\x02 \x01(\v2\x1c.bbs.v1.ActualLRPInstanceKeyR\vinstanceKey\x12#\n" +
+	"\rerror_message\x18\x03 \x01(\tR\ferrorMessage\"\x18\n" +
+	"\x16CrashActualLRPResponse\"c\n" +
+	"\x14FailActualLRPRequest\x12&\n" +
+	"\x03key\x18\x01 \x01(\v2\x14.bbs.v1.ActualLRPKeyR\x03key\x12#\n" +
+	"\rerror_message\x18\x02 \x01(\tR\ferrorMessage\"\x17\n" +
+	"\x15FailActualLRPResponse\"\x92\x01\n" +
+	"\x16RemoveActualLRPRequest\x12!\n" +
+	"\fprocess_guid\x18\x01 \x01(\tR\vprocessGuid\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\x05R\x05index\x12?\n" +
+	"\finstance_key\x18\x03 \x01(\v2\x1c.bbs.v1.ActualLRPInstanceKeyR\vinstanceKey\"\x19\n" +
+	"\x17RemoveActualLRPResponse\"@\n" +
+	"\x16RetireActualLRPRequest\x12&\n" +
+	"\x03key\x18\x01 \x01(\v2\x14.bbs.v1.ActualLRPKeyR\x03key\"\x19\n" +
+	"\x17RetireActualLRPResponse\"\x8a\x01\n" +
+	"\x1fEvacuateClaimedActualLRPRequest\x12&\n" +
+	"\x03key\x18\x01 \x01(\v2\x14.bbs.v1.ActualLRPKeyR\x03key\x12?\n" +
+	"\finstance_key\x18\x02 \x01(\v2\x1c.bbs.v1.ActualLRPInstanceKeyR\vinstanceKey\"I\n" +
+	" EvacuateClaimedActualLRPResponse\x12%\n" +
+	"\x0ekeep_container\x18\x01 \x01(\bR\rkeepContainer\"\xbf\x01\n" +
+	"\x1fEvacuateRunningActualLRPRequest\x12&\n" +
+	"\x03key\x18\x01 \x01(\v2\x14.bbs.v1.ActualLRPKeyR\x03key\x12?\n" +
+	"\finstance_key\x18\x02 \x01(\v2\x1c.bbs.v1.ActualLRPInstanceKeyR\vinstanceKey\x123\n" +
+	"\bnet_info\x18\x03 \x01(\v2\x18.bbs.v1.ActualLRPNetInfoR\anetInfo\"I\n" +
+	" EvacuateRunningActualLRPResponse\x12%\n" +
+	"\x0ekeep_container\x18\x01 \x01(\bR\rkeepContainer\"\x8a\x01\n" +
+	"\x1fEvacuateStoppedActualLRPRequest\x12&\n" +
+	"\x03key\x18\x01 \x01(\v2\x14.bbs.v1.ActualLRPKeyR\x03key\x12?\n" +
+	"\finstance_key\x18\x02 \x01(\v2\x1c.bbs.v1.ActualLRPInstanceKeyR\vinstanceKey\"I\n" +
+	" EvacuateStoppedActualLRPResponse\x12%\n" +
+	"\x0ekeep_container\x18\x01 \x01(\bR\rkeepContainer\"\xaf\x01\n" +
+	"\x1fEvacuateCrashedActualLRPRequest\x12&\n" +
+	"\x03key\x18\x01 \x01(\v2\x14.bbs.v1.ActualLRPKeyR\x03key\x12?\n" +
+	"\finstance_key\x18\x02 \x01(\v2\x1c.bbs.v1.ActualLRPInstanceKeyR\vinstanceKey\x12#\n" +
+	"\rerror_message\x18\x03 \x01(\tR\ferrorMessage\"I\n" +
+	" EvacuateCrashedActualLRPResponse\x12%\n" +
+	"\x0ekeep_container\x18\x01 \x01(\bR\rkeepContainer\"\x8b\x01\n" +
+	" RemoveEvacuatingActualLRPRequest\x12&\n" +
+	"\x03key\x18\x01 \x01(\v2\x14.bbs.v1.ActualLRPKeyR\x03key\x12?\n" +
+	"\finstance_key\x18\x02 \x01(\v2\x1c.bbs.v1.ActualLRPInstanceKeyR\vinstanceKey\"#\n" +
+	"!RemoveEvacuatingActualLRPResponse\"\x80\x01\n" +
+	"\x11DesireTaskRequest\x12\x1b\n" +
+	"\ttask_guid\x18\x01 \x01(\tR\btaskGuid\x12\x16\n" +
+	"\x06domain\x18\x02 \x01(\tR\x06domain\x126\n" +
+	"\n" +
+	"definition\x18\x03 \x01(\v2\x16.bbs.v1.TaskDefinitionR\n" +
+	"definition\"\x14\n" +
+	"\x12DesireTaskResponse\"H\n" +
+	"\x10StartTaskRequest\x12\x1b\n" +
+	"\ttask_guid\x18\x01 \x01(\tR\btaskGuid\x12\x17\n" +
+	"\acell_id\x18\x02 \x01(\tR\x06cellId\"6\n" +
+	"\x11StartTaskResponse\x12!\n" +
+	"\fshould_start\x18\x01 \x01(\bR\vshouldStart\"0\n" +
+	"\x11CancelTaskRequest\x12\x1b\n" +
+	"\ttask_guid\x18\x01 \x01(\tR\btaskGuid\"\x14\n" +
+	"\x12CancelTaskResponse\"U\n" +
+	"\x0fFailTaskRequest\x12\x1b\n" +
+	"\ttask_guid\x18\x01 \x01(\tR\btaskGuid\x12%\n" +
+	"\x0efailure_reason\x18\x02 \x01(\tR\rfailureReason\"\x12\n" +
+	"\x10FailTaskResponse\"[\n" +
+	"\x11RejectTaskRequest\x12\x1b\n" +
+	"\ttask_guid\x18\x01 \x01(\tR\btaskGuid\x12)\n" +
+	"\x10rejection_reason\x18\x02 \x01(\tR\x0frejectionReason\"\x14\n" +
+	"\x12RejectTaskResponse\"\xa2\x01\n" +
+	"\x13CompleteTaskRequest\x12\x1b\n" +
+	"\ttask_guid\x18\x01 \x01(\tR\btaskGuid\x12\x17\n" +
+	"\acell_id\x18\x02 \x01(\tR\x06cellId\x12\x16\n" +
+	"\x06failed\x18\x03 \x01(\bR\x06failed\x12%\n" +
+	"\x0efailure_reason\x18\x04 \x01(\tR\rfailureReason\x12\x16\n" +
+	"\x06result\x18\x05 \x01(\tR\x06result\"\x16\n" +
+	"\x14CompleteTaskResponse\"3\n" +
+	"\x14ResolvingTaskRequest\x12\x1b\n" +
+	"\ttask_guid\x18\x01 \x01(\tR\btaskGuid\"\x17\n" +
+	"\x15ResolvingTaskResponse\"0\n" +
+	"\x11DeleteTaskRequest\x12\x1b\n" +
+	"\ttask_guid\x18\x01 \x01(\tR\btaskGuid\"\x14\n" +
+	"\x12DeleteTaskResponse\"-\n" +
+	"\x0eGetTaskRequest\x12\x1b\n" +
+	"\ttask_guid\x18\x01 \x01(\tR\btaskGuid\"3\n" +
+	"\x0fGetTaskResponse\x12 \n" +
+	"\x04task\x18\x01 \x01(\v2\f.bbs.v1.TaskR\x04task\"C\n" +
+	"\x10ListTasksRequest\x12\x16\n" +
+	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x17\n" +
+	"\acell_id\x18\x02 \x01(\tR\x06cellId\"7\n" +
+	"\x11ListTasksResponse\x12\"\n" +
+	"\x05tasks\x18\x01 \x03(\v2\f.bbs.v1.TaskR\x05tasks\"\x12\n" +
+	"\x10ListCellsRequest\"?\n" +
+	"\x11ListCellsResponse\x12*\n" +
+	"\x05cells\x18\x01 \x03(\v2\x14.bbs.v1.CellPresenceR\x05cells\"W\n" +
+	"\x18SubscribeToEventsRequest\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\tR\x05epoch\x12%\n" +
+	"\x0eafter_sequence\x18\x02 \x01(\x04R\rafterSequence\"\xa6\x06\n" +
+	"\x19SubscribeToEventsResponse\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\tR\x05epoch\x12\x1a\n" +
+	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12(\n" +
+	"\x06resync\x18\x03 \x01(\v2\x0e.bbs.v1.ResyncH\x00R\x06resync\x12K\n" +
+	"\x13desired_lrp_created\x18\x04 \x01(\v2\x19.bbs.v1.DesiredLRPCreatedH\x00R\x11desiredLrpCreated\x12K\n" +
+	"\x13desired_lrp_changed\x18\x05 \x01(\v2\x19.bbs.v1.DesiredLRPChangedH\x00R\x11desiredLrpChanged\x12K\n" +
+	"\x13desired_lrp_removed\x18\x06 \x01(\v2\x19.bbs.v1.DesiredLRPRemovedH\x00R\x11desiredLrpRemoved\x12H\n" +
+	"\x12actual_lrp_created\x18\a \x01(\v2\x18.bbs.v1.ActualLRPCreatedH\x00R\x10actualLrpCreated\x12H\n" +
+	"\x12actual_lrp_changed\x18\b \x01(\v2\x18.bbs.v1.ActualLRPChangedH\x00R\x10actualLrpChanged\x12H\n" +
+	"\x12actual_lrp_removed\x18\t \x01(\v2\x18.bbs.v1.ActualLRPRemovedH\x00R\x10actualLrpRemoved\x128\n" +
+	"\ftask_created\x18\n" +
+	" \x01(\v2\x13.bbs.v1.TaskCreatedH\x00R\vtaskCreated\x128\n" +
+	"\ftask_changed\x18\v \x01(\v2\x13.bbs.v1.TaskChangedH\x00R\vtaskChanged\x128\n" +
+	"\ftask_removed\x18\f \x01(\v2\x13.bbs.v1.TaskRemovedH\x00R\vtaskRemoved\x121\n" +
+	"\theartbeat\x18\r \x01(\v2\x11.bbs.v1.HeartbeatH\x00R\theartbeatB\a\n" +
+	"\x05event\" \n" +
+	"\x06Resync\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"\v\n" +
+	"\tHeartbeat\"V\n" +
+	"\x11DesiredLRPCreated\x12A\n" +
+	"\vdesired_lrp\x18\x01 \x01(\v2 .bbs.v1.DesiredLRPSchedulingInfoR\n" +
+	"desiredLrp\"\x85\x01\n" +
+	"\x11DesiredLRPChanged\x128\n" +
+	"\x06before\x18\x01 \x01(\v2 .bbs.v1.DesiredLRPSchedulingInfoR\x06before\x126\n" +
+	"\x05after\x18\x02 \x01(\v2 .bbs.v1.DesiredLRPSchedulingInfoR\x05after\"V\n" +
+	"\x11DesiredLRPRemoved\x12A\n" +
+	"\vdesired_lrp\x18\x01 \x01(\v2 .bbs.v1.DesiredLRPSchedulingInfoR\n" +
+	"desiredLrp\"D\n" +
+	"\x10ActualLRPCreated\x120\n" +
+	"\n" +
+	"actual_lrp\x18\x01 \x01(\v2\x11.bbs.v1.ActualLRPR\tactualLrp\"f\n" +
+	"\x10ActualLRPChanged\x12)\n" +
+	"\x06before\x18\x01 \x01(\v2\x11.bbs.v1.ActualLRPR\x06before\x12'\n" +
+	"\x05after\x18\x02 \x01(\v2\x11.bbs.v1.ActualLRPR\x05after\"D\n" +
+	"\x10ActualLRPRemoved\x120\n" +
+	"\n" +
+	"actual_lrp\x18\x01 \x01(\v2\x11.bbs.v1.ActualLRPR\tactualLrp\"/\n" +
+	"\vTaskCreated\x12 \n" +
+	"\x04task\x18\x01 \x01(\v2\f.bbs.v1.TaskR\x04task\"W\n" +
+	"\vTaskChanged\x12$\n" +
+	"\x06before\x18\x01 \x01(\v2\f.bbs.v1.TaskR\x06before\x12\"\n" +
+	"\x05after\x18\x02 \x01(\v2\f.bbs.v1.TaskR\x05after\"/\n" +
+	"\vTaskRemoved\x12 \n" +
+	"\x04task\x18\x01 \x01(\v2\f.bbs.v1.TaskR\x04task*\xb9\x02\n" +
+	"\tErrorType\x12\x1a\n" +
+	"\x16ERROR_TYPE_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dERROR_TYPE_RESOURCE_NOT_FOUND\x10\x01\x12\x1e\n" +
+	"\x1aERROR_TYPE_RESOURCE_EXISTS\x10\x02\x12 \n" +
+	"\x1cERROR_TYPE_RESOURCE_CONFLICT\x10\x03\x12\x1e\n" +
+	"\x1aERROR_TYPE_INVALID_REQUEST\x10\x04\x12'\n" +
+	"#ERROR_TYPE_INVALID_STATE_TRANSITION\x10\x05\x12(\n" +
+	"$ERROR_TYPE_RUNNING_ON_DIFFERENT_CELL\x10\x06\x12\x1a\n" +
+	"\x16ERROR_TYPE_UNAVAILABLE\x10\a\x12\x1c\n" +
+	"\x18ERROR_TYPE_UNRECOVERABLE\x10\b2\x94\x15\n" +
 	"\n" +
 	"BBSService\x121\n" +
-	"\x04Ping\x12\x13.bbs.v1.PingRequest\x1a\x14.bbs.v1.PingResponseB-Z+github.com/anvilpaas/anvil/api/bbs/v1;bbsv1b\x06proto3"
+	"\x04Ping\x12\x13.bbs.v1.PingRequest\x1a\x14.bbs.v1.PingResponse\x12I\n" +
+	"\fUpsertDomain\x12\x1b.bbs.v1.UpsertDomainRequest\x1a\x1c.bbs.v1.UpsertDomainResponse\x12F\n" +
+	"\vListDomains\x12\x1a.bbs.v1.ListDomainsRequest\x1a\x1b.bbs.v1.ListDomainsResponse\x12@\n" +
+	"\tDesireLRP\x12\x18.bbs.v1.DesireLRPRequest\x1a\x19.bbs.v1.DesireLRPResponse\x12U\n" +
+	"\x10UpdateDesiredLRP\x12\x1f.bbs.v1.UpdateDesiredLRPRequest\x1a .bbs.v1.UpdateDesiredLRPResponse\x12U\n" +
+	"\x10RemoveDesiredLRP\x12\x1f.bbs.v1.RemoveDesiredLRPRequest\x1a .bbs.v1.RemoveDesiredLRPResponse\x12L\n" +
+	"\rGetDesiredLRP\x12\x1c.bbs.v1.GetDesiredLRPRequest\x1a\x1d.bbs.v1.GetDesiredLRPResponse\x12R\n" +
+	"\x0fListDesiredLRPs\x12\x1e.bbs.v1.ListDesiredLRPsRequest\x1a\x1f.bbs.v1.ListDesiredLRPsResponse\x12|\n" +
+	"\x1dListDesiredLRPSchedulingInfos\x12,.bbs.v1.ListDesiredLRPSchedulingInfosRequest\x1a-.bbs.v1.ListDesiredLRPSchedulingInfosResponse\x12O\n" +
+	"\x0eListActualLRPs\x12\x1d.bbs.v1.ListActualLRPsRequest\x1a\x1e.bbs.v1.ListActualLRPsResponse\x12O\n" +
+	"\x0eClaimActualLRP\x12\x1d.bbs.v1.ClaimActualLRPRequest\x1a\x1e.bbs.v1.ClaimActualLRPResponse\x12O\n" +
+	"\x0eStartActualLRP\x12\x1d.bbs.v1.StartActualLRPRequest\x1a\x1e.bbs.v1.StartActualLRPResponse\x12O\n" +
+	"\x0eCrashActualLRP\x12\x1d.bbs.v1.CrashActualLRPRequest\x1a\x1e.bbs.v1.CrashActualLRPResponse\x12L\n" +
+	"\rFailActualLRP\x12\x1c.bbs.v1.FailActualLRPRequest\x1a\x1d.bbs.v1.FailActualLRPResponse\x12R\n" +
+	"\x0fRemoveActualLRP\x12\x1e.bbs.v1.RemoveActualLRPRequest\x1a\x1f.bbs.v1.RemoveActualLRPResponse\x12R\n" +
+	"\x0fRetireActualLRP\x12\x1e.bbs.v1.RetireActualLRPRequest\x1a\x1f.bbs.v1.RetireActualLRPResponse\x12m\n" +
+	"\x18EvacuateClaimedActualLRP\x12'.bbs.v1.EvacuateClaimedActualLRPRequest\x1a(.bbs.v1.EvacuateClaimedActualLRPResponse\x12m\n" +
+	"\x18EvacuateRunningActualLRP\x12'.bbs.v1.EvacuateRunningActualLRPRequest\x1a(.bbs.v1.EvacuateRunningActualLRPResponse\x12m\n" +
+	"\x18EvacuateStoppedActualLRP\x12'.bbs.v1.EvacuateStoppedActualLRPRequest\x1a(.bbs.v1.EvacuateStoppedActualLRPResponse\x12m\n" +
+	"\x18EvacuateCrashedActualLRP\x12'.bbs.v1.EvacuateCrashedActualLRPRequest\x1a(.bbs.v1.EvacuateCrashedActualLRPResponse\x12p\n" +
+	"\x19RemoveEvacuatingActualLRP\x12(.bbs.v1.RemoveEvacuatingActualLRPRequest\x1a).bbs.v1.RemoveEvacuatingActualLRPResponse\x12C\n" +
+	"\n" +
+	"DesireTask\x12\x19.bbs.v1.DesireTaskRequest\x1a\x1a.bbs.v1.DesireTaskResponse\x12@\n" +
+	"\tStartTask\x12\x18.bbs.v1.StartTaskRequest\x1a\x19.bbs.v1.StartTaskResponse\x12C\n" +
+	"\n" +
+	"CancelTask\x12\x19.bbs.v1.CancelTaskRequest\x1a\x1a.bbs.v1.CancelTaskResponse\x12=\n" +
+	"\bFailTask\x12\x17.bbs.v1.FailTaskRequest\x1a\x18.bbs.v1.FailTaskResponse\x12C\n" +
+	"\n" +
+	"RejectTask\x12\x19.bbs.v1.RejectTaskRequest\x1a\x1a.bbs.v1.RejectTaskResponse\x12I\n" +
+	"\fCompleteTask\x12\x1b.bbs.v1.CompleteTaskRequest\x1a\x1c.bbs.v1.CompleteTaskResponse\x12L\n" +
+	"\rResolvingTask\x12\x1c.bbs.v1.ResolvingTaskRequest\x1a\x1d.bbs.v1.ResolvingTaskResponse\x12C\n" +
+	"\n" +
+	"DeleteTask\x12\x19.bbs.v1.DeleteTaskRequest\x1a\x1a.bbs.v1.DeleteTaskResponse\x12:\n" +
+	"\aGetTask\x12\x16.bbs.v1.GetTaskRequest\x1a\x17.bbs.v1.GetTaskResponse\x12@\n" +
+	"\tListTasks\x12\x18.bbs.v1.ListTasksRequest\x1a\x19.bbs.v1.ListTasksResponse\x12@\n" +
+	"\tListCells\x12\x18.bbs.v1.ListCellsRequest\x1a\x19.bbs.v1.ListCellsResponse\x12Z\n" +
+	"\x11SubscribeToEvents\x12 .bbs.v1.SubscribeToEventsRequest\x1a!.bbs.v1.SubscribeToEventsResponse0\x01B-Z+github.com/anvilpaas/anvil/api/bbs/v1;bbsv1b\x06proto3"
 
 var (
 	file_bbs_v1_bbs_proto_rawDescOnce sync.Once
@@ -134,19 +4262,233 @@ func file_bbs_v1_bbs_proto_rawDescGZIP() []byte {
 	return file_bbs_v1_bbs_proto_rawDescData
 }
 
-var file_bbs_v1_bbs_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_bbs_v1_bbs_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_bbs_v1_bbs_proto_msgTypes = make([]protoimpl.MessageInfo, 80)
 var file_bbs_v1_bbs_proto_goTypes = []any{
-	(*PingRequest)(nil),  // 0: bbs.v1.PingRequest
-	(*PingResponse)(nil), // 1: bbs.v1.PingResponse
+	(ErrorType)(0),                                // 0: bbs.v1.ErrorType
+	(*Error)(nil),                                 // 1: bbs.v1.Error
+	(*PingRequest)(nil),                           // 2: bbs.v1.PingRequest
+	(*PingResponse)(nil),                          // 3: bbs.v1.PingResponse
+	(*UpsertDomainRequest)(nil),                   // 4: bbs.v1.UpsertDomainRequest
+	(*UpsertDomainResponse)(nil),                  // 5: bbs.v1.UpsertDomainResponse
+	(*ListDomainsRequest)(nil),                    // 6: bbs.v1.ListDomainsRequest
+	(*ListDomainsResponse)(nil),                   // 7: bbs.v1.ListDomainsResponse
+	(*DesireLRPRequest)(nil),                      // 8: bbs.v1.DesireLRPRequest
+	(*DesireLRPResponse)(nil),                     // 9: bbs.v1.DesireLRPResponse
+	(*UpdateDesiredLRPRequest)(nil),               // 10: bbs.v1.UpdateDesiredLRPRequest
+	(*UpdateDesiredLRPResponse)(nil),              // 11: bbs.v1.UpdateDesiredLRPResponse
+	(*RemoveDesiredLRPRequest)(nil),               // 12: bbs.v1.RemoveDesiredLRPRequest
+	(*RemoveDesiredLRPResponse)(nil),              // 13: bbs.v1.RemoveDesiredLRPResponse
+	(*GetDesiredLRPRequest)(nil),                  // 14: bbs.v1.GetDesiredLRPRequest
+	(*GetDesiredLRPResponse)(nil),                 // 15: bbs.v1.GetDesiredLRPResponse
+	(*DesiredLRPFilter)(nil),                      // 16: bbs.v1.DesiredLRPFilter
+	(*ListDesiredLRPsRequest)(nil),                // 17: bbs.v1.ListDesiredLRPsRequest
+	(*ListDesiredLRPsResponse)(nil),               // 18: bbs.v1.ListDesiredLRPsResponse
+	(*ListDesiredLRPSchedulingInfosRequest)(nil),  // 19: bbs.v1.ListDesiredLRPSchedulingInfosRequest
+	(*ListDesiredLRPSchedulingInfosResponse)(nil), // 20: bbs.v1.ListDesiredLRPSchedulingInfosResponse
+	(*ActualLRPFilter)(nil),                       // 21: bbs.v1.ActualLRPFilter
+	(*ListActualLRPsRequest)(nil),                 // 22: bbs.v1.ListActualLRPsRequest
+	(*ListActualLRPsResponse)(nil),                // 23: bbs.v1.ListActualLRPsResponse
+	(*ClaimActualLRPRequest)(nil),                 // 24: bbs.v1.ClaimActualLRPRequest
+	(*ClaimActualLRPResponse)(nil),                // 25: bbs.v1.ClaimActualLRPResponse
+	(*StartActualLRPRequest)(nil),                 // 26: bbs.v1.StartActualLRPRequest
+	(*StartActualLRPResponse)(nil),                // 27: bbs.v1.StartActualLRPResponse
+	(*CrashActualLRPRequest)(nil),                 // 28: bbs.v1.CrashActualLRPRequest
+	(*CrashActualLRPResponse)(nil),                // 29: bbs.v1.CrashActualLRPResponse
+	(*FailActualLRPRequest)(nil),                  // 30: bbs.v1.FailActualLRPRequest
+	(*FailActualLRPResponse)(nil),                 // 31: bbs.v1.FailActualLRPResponse
+	(*RemoveActualLRPRequest)(nil),                // 32: bbs.v1.RemoveActualLRPRequest
+	(*RemoveActualLRPResponse)(nil),               // 33: bbs.v1.RemoveActualLRPResponse
+	(*RetireActualLRPRequest)(nil),                // 34: bbs.v1.RetireActualLRPRequest
+	(*RetireActualLRPResponse)(nil),               // 35: bbs.v1.RetireActualLRPResponse
+	(*EvacuateClaimedActualLRPRequest)(nil),       // 36: bbs.v1.EvacuateClaimedActualLRPRequest
+	(*EvacuateClaimedActualLRPResponse)(nil),      // 37: bbs.v1.EvacuateClaimedActualLRPResponse
+	(*EvacuateRunningActualLRPRequest)(nil),       // 38: bbs.v1.EvacuateRunningActualLRPRequest
+	(*EvacuateRunningActualLRPResponse)(nil),      // 39: bbs.v1.EvacuateRunningActualLRPResponse
+	(*EvacuateStoppedActualLRPRequest)(nil),       // 40: bbs.v1.EvacuateStoppedActualLRPRequest
+	(*EvacuateStoppedActualLRPResponse)(nil),      // 41: bbs.v1.EvacuateStoppedActualLRPResponse
+	(*EvacuateCrashedActualLRPRequest)(nil),       // 42: bbs.v1.EvacuateCrashedActualLRPRequest
+	(*EvacuateCrashedActualLRPResponse)(nil),      // 43: bbs.v1.EvacuateCrashedActualLRPResponse
+	(*RemoveEvacuatingActualLRPRequest)(nil),      // 44: bbs.v1.RemoveEvacuatingActualLRPRequest
+	(*RemoveEvacuatingActualLRPResponse)(nil),     // 45: bbs.v1.RemoveEvacuatingActualLRPResponse
+	(*DesireTaskRequest)(nil),                     // 46: bbs.v1.DesireTaskRequest
+	(*DesireTaskResponse)(nil),                    // 47: bbs.v1.DesireTaskResponse
+	(*StartTaskRequest)(nil),                      // 48: bbs.v1.StartTaskRequest
+	(*StartTaskResponse)(nil),                     // 49: bbs.v1.StartTaskResponse
+	(*CancelTaskRequest)(nil),                     // 50: bbs.v1.CancelTaskRequest
+	(*CancelTaskResponse)(nil),                    // 51: bbs.v1.CancelTaskResponse
+	(*FailTaskRequest)(nil),                       // 52: bbs.v1.FailTaskRequest
+	(*FailTaskResponse)(nil),                      // 53: bbs.v1.FailTaskResponse
+	(*RejectTaskRequest)(nil),                     // 54: bbs.v1.RejectTaskRequest
+	(*RejectTaskResponse)(nil),                    // 55: bbs.v1.RejectTaskResponse
+	(*CompleteTaskRequest)(nil),                   // 56: bbs.v1.CompleteTaskRequest
+	(*CompleteTaskResponse)(nil),                  // 57: bbs.v1.CompleteTaskResponse
+	(*ResolvingTaskRequest)(nil),                  // 58: bbs.v1.ResolvingTaskRequest
+	(*ResolvingTaskResponse)(nil),                 // 59: bbs.v1.ResolvingTaskResponse
+	(*DeleteTaskRequest)(nil),                     // 60: bbs.v1.DeleteTaskRequest
+	(*DeleteTaskResponse)(nil),                    // 61: bbs.v1.DeleteTaskResponse
+	(*GetTaskRequest)(nil),                        // 62: bbs.v1.GetTaskRequest
+	(*GetTaskResponse)(nil),                       // 63: bbs.v1.GetTaskResponse
+	(*ListTasksRequest)(nil),                      // 64: bbs.v1.ListTasksRequest
+	(*ListTasksResponse)(nil),                     // 65: bbs.v1.ListTasksResponse
+	(*ListCellsRequest)(nil),                      // 66: bbs.v1.ListCellsRequest
+	(*ListCellsResponse)(nil),                     // 67: bbs.v1.ListCellsResponse
+	(*SubscribeToEventsRequest)(nil),              // 68: bbs.v1.SubscribeToEventsRequest
+	(*SubscribeToEventsResponse)(nil),             // 69: bbs.v1.SubscribeToEventsResponse
+	(*Resync)(nil),                                // 70: bbs.v1.Resync
+	(*Heartbeat)(nil),                             // 71: bbs.v1.Heartbeat
+	(*DesiredLRPCreated)(nil),                     // 72: bbs.v1.DesiredLRPCreated
+	(*DesiredLRPChanged)(nil),                     // 73: bbs.v1.DesiredLRPChanged
+	(*DesiredLRPRemoved)(nil),                     // 74: bbs.v1.DesiredLRPRemoved
+	(*ActualLRPCreated)(nil),                      // 75: bbs.v1.ActualLRPCreated
+	(*ActualLRPChanged)(nil),                      // 76: bbs.v1.ActualLRPChanged
+	(*ActualLRPRemoved)(nil),                      // 77: bbs.v1.ActualLRPRemoved
+	(*TaskCreated)(nil),                           // 78: bbs.v1.TaskCreated
+	(*TaskChanged)(nil),                           // 79: bbs.v1.TaskChanged
+	(*TaskRemoved)(nil),                           // 80: bbs.v1.TaskRemoved
+	(*DesiredLRP)(nil),                            // 81: bbs.v1.DesiredLRP
+	(*DesiredLRPUpdate)(nil),                      // 82: bbs.v1.DesiredLRPUpdate
+	(*ModificationTag)(nil),                       // 83: bbs.v1.ModificationTag
+	(*DesiredLRPSchedulingInfo)(nil),              // 84: bbs.v1.DesiredLRPSchedulingInfo
+	(*ActualLRP)(nil),                             // 85: bbs.v1.ActualLRP
+	(*ActualLRPInstanceKey)(nil),                  // 86: bbs.v1.ActualLRPInstanceKey
+	(*ActualLRPKey)(nil),                          // 87: bbs.v1.ActualLRPKey
+	(*ActualLRPNetInfo)(nil),                      // 88: bbs.v1.ActualLRPNetInfo
+	(*TaskDefinition)(nil),                        // 89: bbs.v1.TaskDefinition
+	(*Task)(nil),                                  // 90: bbs.v1.Task
+	(*CellPresence)(nil),                          // 91: bbs.v1.CellPresence
 }
 var file_bbs_v1_bbs_proto_depIdxs = []int32{
-	0, // 0: bbs.v1.BBSService.Ping:input_type -> bbs.v1.PingRequest
-	1, // 1: bbs.v1.BBSService.Ping:output_type -> bbs.v1.PingResponse
-	1, // [1:2] is the sub-list for method output_type
-	0, // [0:1] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	0,  // 0: bbs.v1.Error.type:type_name -> bbs.v1.ErrorType
+	81, // 1: bbs.v1.DesireLRPRequest.desired_lrp:type_name -> bbs.v1.DesiredLRP
+	82, // 2: bbs.v1.UpdateDesiredLRPRequest.update:type_name -> bbs.v1.DesiredLRPUpdate
+	83, // 3: bbs.v1.UpdateDesiredLRPRequest.expected_modification_tag:type_name -> bbs.v1.ModificationTag
+	81, // 4: bbs.v1.UpdateDesiredLRPResponse.desired_lrp:type_name -> bbs.v1.DesiredLRP
+	81, // 5: bbs.v1.GetDesiredLRPResponse.desired_lrp:type_name -> bbs.v1.DesiredLRP
+	16, // 6: bbs.v1.ListDesiredLRPsRequest.filter:type_name -> bbs.v1.DesiredLRPFilter
+	81, // 7: bbs.v1.ListDesiredLRPsResponse.desired_lrps:type_name -> bbs.v1.DesiredLRP
+	16, // 8: bbs.v1.ListDesiredLRPSchedulingInfosRequest.filter:type_name -> bbs.v1.DesiredLRPFilter
+	84, // 9: bbs.v1.ListDesiredLRPSchedulingInfosResponse.scheduling_infos:type_name -> bbs.v1.DesiredLRPSchedulingInfo
+	21, // 10: bbs.v1.ListActualLRPsRequest.filter:type_name -> bbs.v1.ActualLRPFilter
+	85, // 11: bbs.v1.ListActualLRPsResponse.actual_lrps:type_name -> bbs.v1.ActualLRP
+	86, // 12: bbs.v1.ClaimActualLRPRequest.instance_key:type_name -> bbs.v1.ActualLRPInstanceKey
+	87, // 13: bbs.v1.StartActualLRPRequest.key:type_name -> bbs.v1.ActualLRPKey
+	86, // 14: bbs.v1.StartActualLRPRequest.instance_key:type_name -> bbs.v1.ActualLRPInstanceKey
+	88, // 15: bbs.v1.StartActualLRPRequest.net_info:type_name -> bbs.v1.ActualLRPNetInfo
+	87, // 16: bbs.v1.CrashActualLRPRequest.key:type_name -> bbs.v1.ActualLRPKey
+	86, // 17: bbs.v1.CrashActualLRPRequest.instance_key:type_name -> bbs.v1.ActualLRPInstanceKey
+	87, // 18: bbs.v1.FailActualLRPRequest.key:type_name -> bbs.v1.ActualLRPKey
+	86, // 19: bbs.v1.RemoveActualLRPRequest.instance_key:type_name -> bbs.v1.ActualLRPInstanceKey
+	87, // 20: bbs.v1.RetireActualLRPRequest.key:type_name -> bbs.v1.ActualLRPKey
+	87, // 21: bbs.v1.EvacuateClaimedActualLRPRequest.key:type_name -> bbs.v1.ActualLRPKey
+	86, // 22: bbs.v1.EvacuateClaimedActualLRPRequest.instance_key:type_name -> bbs.v1.ActualLRPInstanceKey
+	87, // 23: bbs.v1.EvacuateRunningActualLRPRequest.key:type_name -> bbs.v1.ActualLRPKey
+	86, // 24: bbs.v1.EvacuateRunningActualLRPRequest.instance_key:type_name -> bbs.v1.ActualLRPInstanceKey
+	88, // 25: bbs.v1.EvacuateRunningActualLRPRequest.net_info:type_name -> bbs.v1.ActualLRPNetInfo
+	87, // 26: bbs.v1.EvacuateStoppedActualLRPRequest.key:type_name -> bbs.v1.ActualLRPKey
+	86, // 27: bbs.v1.EvacuateStoppedActualLRPRequest.instance_key:type_name -> bbs.v1.ActualLRPInstanceKey
+	87, // 28: bbs.v1.EvacuateCrashedActualLRPRequest.key:type_name -> bbs.v1.ActualLRPKey
+	86, // 29: bbs.v1.EvacuateCrashedActualLRPRequest.instance_key:type_name -> bbs.v1.ActualLRPInstanceKey
+	87, // 30: bbs.v1.RemoveEvacuatingActualLRPRequest.key:type_name -> bbs.v1.ActualLRPKey
+	86, // 31: bbs.v1.RemoveEvacuatingActualLRPRequest.instance_key:type_name -> bbs.v1.ActualLRPInstanceKey
+	89, // 32: bbs.v1.DesireTaskRequest.definition:type_name -> bbs.v1.TaskDefinition
+	90, // 33: bbs.v1.GetTaskResponse.task:type_name -> bbs.v1.Task
+	90, // 34: bbs.v1.ListTasksResponse.tasks:type_name -> bbs.v1.Task
+	91, // 35: bbs.v1.ListCellsResponse.cells:type_name -> bbs.v1.CellPresence
+	70, // 36: bbs.v1.SubscribeToEventsResponse.resync:type_name -> bbs.v1.Resync
+	72, // 37: bbs.v1.SubscribeToEventsResponse.desired_lrp_created:type_name -> bbs.v1.DesiredLRPCreated
+	73, // 38: bbs.v1.SubscribeToEventsResponse.desired_lrp_changed:type_name -> bbs.v1.DesiredLRPChanged
+	74, // 39: bbs.v1.SubscribeToEventsResponse.desired_lrp_removed:type_name -> bbs.v1.DesiredLRPRemoved
+	75, // 40: bbs.v1.SubscribeToEventsResponse.actual_lrp_created:type_name -> bbs.v1.ActualLRPCreated
+	76, // 41: bbs.v1.SubscribeToEventsResponse.actual_lrp_changed:type_name -> bbs.v1.ActualLRPChanged
+	77, // 42: bbs.v1.SubscribeToEventsResponse.actual_lrp_removed:type_name -> bbs.v1.ActualLRPRemoved
+	78, // 43: bbs.v1.SubscribeToEventsResponse.task_created:type_name -> bbs.v1.TaskCreated
+	79, // 44: bbs.v1.SubscribeToEventsResponse.task_changed:type_name -> bbs.v1.TaskChanged
+	80, // 45: bbs.v1.SubscribeToEventsResponse.task_removed:type_name -> bbs.v1.TaskRemoved
+	71, // 46: bbs.v1.SubscribeToEventsResponse.heartbeat:type_name -> bbs.v1.Heartbeat
+	84, // 47: bbs.v1.DesiredLRPCreated.desired_lrp:type_name -> bbs.v1.DesiredLRPSchedulingInfo
+	84, // 48: bbs.v1.DesiredLRPChanged.before:type_name -> bbs.v1.DesiredLRPSchedulingInfo
+	84, // 49: bbs.v1.DesiredLRPChanged.after:type_name -> bbs.v1.DesiredLRPSchedulingInfo
+	84, // 50: bbs.v1.DesiredLRPRemoved.desired_lrp:type_name -> bbs.v1.DesiredLRPSchedulingInfo
+	85, // 51: bbs.v1.ActualLRPCreated.actual_lrp:type_name -> bbs.v1.ActualLRP
+	85, // 52: bbs.v1.ActualLRPChanged.before:type_name -> bbs.v1.ActualLRP
+	85, // 53: bbs.v1.ActualLRPChanged.after:type_name -> bbs.v1.ActualLRP
+	85, // 54: bbs.v1.ActualLRPRemoved.actual_lrp:type_name -> bbs.v1.ActualLRP
+	90, // 55: bbs.v1.TaskCreated.task:type_name -> bbs.v1.Task
+	90, // 56: bbs.v1.TaskChanged.before:type_name -> bbs.v1.Task
+	90, // 57: bbs.v1.TaskChanged.after:type_name -> bbs.v1.Task
+	90, // 58: bbs.v1.TaskRemoved.task:type_name -> bbs.v1.Task
+	2,  // 59: bbs.v1.BBSService.Ping:input_type -> bbs.v1.PingRequest
+	4,  // 60: bbs.v1.BBSService.UpsertDomain:input_type -> bbs.v1.UpsertDomainRequest
+	6,  // 61: bbs.v1.BBSService.ListDomains:input_type -> bbs.v1.ListDomainsRequest
+	8,  // 62: bbs.v1.BBSService.DesireLRP:input_type -> bbs.v1.DesireLRPRequest
+	10, // 63: bbs.v1.BBSService.UpdateDesiredLRP:input_type -> bbs.v1.UpdateDesiredLRPRequest
+	12, // 64: bbs.v1.BBSService.RemoveDesiredLRP:input_type -> bbs.v1.RemoveDesiredLRPRequest
+	14, // 65: bbs.v1.BBSService.GetDesiredLRP:input_type -> bbs.v1.GetDesiredLRPRequest
+	17, // 66: bbs.v1.BBSService.ListDesiredLRPs:input_type -> bbs.v1.ListDesiredLRPsRequest
+	19, // 67: bbs.v1.BBSService.ListDesiredLRPSchedulingInfos:input_type -> bbs.v1.ListDesiredLRPSchedulingInfosRequest
+	22, // 68: bbs.v1.BBSService.ListActualLRPs:input_type -> bbs.v1.ListActualLRPsRequest
+	24, // 69: bbs.v1.BBSService.ClaimActualLRP:input_type -> bbs.v1.ClaimActualLRPRequest
+	26, // 70: bbs.v1.BBSService.StartActualLRP:input_type -> bbs.v1.StartActualLRPRequest
+	28, // 71: bbs.v1.BBSService.CrashActualLRP:input_type -> bbs.v1.CrashActualLRPRequest
+	30, // 72: bbs.v1.BBSService.FailActualLRP:input_type -> bbs.v1.FailActualLRPRequest
+	32, // 73: bbs.v1.BBSService.RemoveActualLRP:input_type -> bbs.v1.RemoveActualLRPRequest
+	34, // 74: bbs.v1.BBSService.RetireActualLRP:input_type -> bbs.v1.RetireActualLRPRequest
+	36, // 75: bbs.v1.BBSService.EvacuateClaimedActualLRP:input_type -> bbs.v1.EvacuateClaimedActualLRPRequest
+	38, // 76: bbs.v1.BBSService.EvacuateRunningActualLRP:input_type -> bbs.v1.EvacuateRunningActualLRPRequest
+	40, // 77: bbs.v1.BBSService.EvacuateStoppedActualLRP:input_type -> bbs.v1.EvacuateStoppedActualLRPRequest
+	42, // 78: bbs.v1.BBSService.EvacuateCrashedActualLRP:input_type -> bbs.v1.EvacuateCrashedActualLRPRequest
+	44, // 79: bbs.v1.BBSService.RemoveEvacuatingActualLRP:input_type -> bbs.v1.RemoveEvacuatingActualLRPRequest
+	46, // 80: bbs.v1.BBSService.DesireTask:input_type -> bbs.v1.DesireTaskRequest
+	48, // 81: bbs.v1.BBSService.StartTask:input_type -> bbs.v1.StartTaskRequest
+	50, // 82: bbs.v1.BBSService.CancelTask:input_type -> bbs.v1.CancelTaskRequest
+	52, // 83: bbs.v1.BBSService.FailTask:input_type -> bbs.v1.FailTaskRequest
+	54, // 84: bbs.v1.BBSService.RejectTask:input_type -> bbs.v1.RejectTaskRequest
+	56, // 85: bbs.v1.BBSService.CompleteTask:input_type -> bbs.v1.CompleteTaskRequest
+	58, // 86: bbs.v1.BBSService.ResolvingTask:input_type -> bbs.v1.ResolvingTaskRequest
+	60, // 87: bbs.v1.BBSService.DeleteTask:input_type -> bbs.v1.DeleteTaskRequest
+	62, // 88: bbs.v1.BBSService.GetTask:input_type -> bbs.v1.GetTaskRequest
+	64, // 89: bbs.v1.BBSService.ListTasks:input_type -> bbs.v1.ListTasksRequest
+	66, // 90: bbs.v1.BBSService.ListCells:input_type -> bbs.v1.ListCellsRequest
+	68, // 91: bbs.v1.BBSService.SubscribeToEvents:input_type -> bbs.v1.SubscribeToEventsRequest
+	3,  // 92: bbs.v1.BBSService.Ping:output_type -> bbs.v1.PingResponse
+	5,  // 93: bbs.v1.BBSService.UpsertDomain:output_type -> bbs.v1.UpsertDomainResponse
+	7,  // 94: bbs.v1.BBSService.ListDomains:output_type -> bbs.v1.ListDomainsResponse
+	9,  // 95: bbs.v1.BBSService.DesireLRP:output_type -> bbs.v1.DesireLRPResponse
+	11, // 96: bbs.v1.BBSService.UpdateDesiredLRP:output_type -> bbs.v1.UpdateDesiredLRPResponse
+	13, // 97: bbs.v1.BBSService.RemoveDesiredLRP:output_type -> bbs.v1.RemoveDesiredLRPResponse
+	15, // 98: bbs.v1.BBSService.GetDesiredLRP:output_type -> bbs.v1.GetDesiredLRPResponse
+	18, // 99: bbs.v1.BBSService.ListDesiredLRPs:output_type -> bbs.v1.ListDesiredLRPsResponse
+	20, // 100: bbs.v1.BBSService.ListDesiredLRPSchedulingInfos:output_type -> bbs.v1.ListDesiredLRPSchedulingInfosResponse
+	23, // 101: bbs.v1.BBSService.ListActualLRPs:output_type -> bbs.v1.ListActualLRPsResponse
+	25, // 102: bbs.v1.BBSService.ClaimActualLRP:output_type -> bbs.v1.ClaimActualLRPResponse
+	27, // 103: bbs.v1.BBSService.StartActualLRP:output_type -> bbs.v1.StartActualLRPResponse
+	29, // 104: bbs.v1.BBSService.CrashActualLRP:output_type -> bbs.v1.CrashActualLRPResponse
+	31, // 105: bbs.v1.BBSService.FailActualLRP:output_type -> bbs.v1.FailActualLRPResponse
+	33, // 106: bbs.v1.BBSService.RemoveActualLRP:output_type -> bbs.v1.RemoveActualLRPResponse
+	35, // 107: bbs.v1.BBSService.RetireActualLRP:output_type -> bbs.v1.RetireActualLRPResponse
+	37, // 108: bbs.v1.BBSService.EvacuateClaimedActualLRP:output_type -> bbs.v1.EvacuateClaimedActualLRPResponse
+	39, // 109: bbs.v1.BBSService.EvacuateRunningActualLRP:output_type -> bbs.v1.EvacuateRunningActualLRPResponse
+	41, // 110: bbs.v1.BBSService.EvacuateStoppedActualLRP:output_type -> bbs.v1.EvacuateStoppedActualLRPResponse
+	43, // 111: bbs.v1.BBSService.EvacuateCrashedActualLRP:output_type -> bbs.v1.EvacuateCrashedActualLRPResponse
+	45, // 112: bbs.v1.BBSService.RemoveEvacuatingActualLRP:output_type -> bbs.v1.RemoveEvacuatingActualLRPResponse
+	47, // 113: bbs.v1.BBSService.DesireTask:output_type -> bbs.v1.DesireTaskResponse
+	49, // 114: bbs.v1.BBSService.StartTask:output_type -> bbs.v1.StartTaskResponse
+	51, // 115: bbs.v1.BBSService.CancelTask:output_type -> bbs.v1.CancelTaskResponse
+	53, // 116: bbs.v1.BBSService.FailTask:output_type -> bbs.v1.FailTaskResponse
+	55, // 117: bbs.v1.BBSService.RejectTask:output_type -> bbs.v1.RejectTaskResponse
+	57, // 118: bbs.v1.BBSService.CompleteTask:output_type -> bbs.v1.CompleteTaskResponse
+	59, // 119: bbs.v1.BBSService.ResolvingTask:output_type -> bbs.v1.ResolvingTaskResponse
+	61, // 120: bbs.v1.BBSService.DeleteTask:output_type -> bbs.v1.DeleteTaskResponse
+	63, // 121: bbs.v1.BBSService.GetTask:output_type -> bbs.v1.GetTaskResponse
+	65, // 122: bbs.v1.BBSService.ListTasks:output_type -> bbs.v1.ListTasksResponse
+	67, // 123: bbs.v1.BBSService.ListCells:output_type -> bbs.v1.ListCellsResponse
+	69, // 124: bbs.v1.BBSService.SubscribeToEvents:output_type -> bbs.v1.SubscribeToEventsResponse
+	92, // [92:125] is the sub-list for method output_type
+	59, // [59:92] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_bbs_v1_bbs_proto_init() }
@@ -154,18 +4496,34 @@ func file_bbs_v1_bbs_proto_init() {
 	if File_bbs_v1_bbs_proto != nil {
 		return
 	}
+	file_bbs_v1_models_proto_init()
+	file_bbs_v1_bbs_proto_msgTypes[20].OneofWrappers = []any{}
+	file_bbs_v1_bbs_proto_msgTypes[68].OneofWrappers = []any{
+		(*SubscribeToEventsResponse_Resync)(nil),
+		(*SubscribeToEventsResponse_DesiredLrpCreated)(nil),
+		(*SubscribeToEventsResponse_DesiredLrpChanged)(nil),
+		(*SubscribeToEventsResponse_DesiredLrpRemoved)(nil),
+		(*SubscribeToEventsResponse_ActualLrpCreated)(nil),
+		(*SubscribeToEventsResponse_ActualLrpChanged)(nil),
+		(*SubscribeToEventsResponse_ActualLrpRemoved)(nil),
+		(*SubscribeToEventsResponse_TaskCreated)(nil),
+		(*SubscribeToEventsResponse_TaskChanged)(nil),
+		(*SubscribeToEventsResponse_TaskRemoved)(nil),
+		(*SubscribeToEventsResponse_Heartbeat)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bbs_v1_bbs_proto_rawDesc), len(file_bbs_v1_bbs_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   2,
+			NumEnums:      1,
+			NumMessages:   80,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_bbs_v1_bbs_proto_goTypes,
 		DependencyIndexes: file_bbs_v1_bbs_proto_depIdxs,
+		EnumInfos:         file_bbs_v1_bbs_proto_enumTypes,
 		MessageInfos:      file_bbs_v1_bbs_proto_msgTypes,
 	}.Build()
 	File_bbs_v1_bbs_proto = out.File

@@ -1,5 +1,10 @@
 // The BBS API: Diego's store of desired and actual state. Cloud Controller,
-// reps and the auctioneer call it over mutual TLS.
+// reps, the auctioneer and the route_emitter call it over mutual TLS. Only
+// the active BBS (the one holding the lock) listens; clients are given every
+// BBS address and use whichever answers.
+//
+// Errors are gRPC statuses carrying a bbs.v1.Error detail whose type says
+// what went wrong (see errors.go for helpers).
 //
 // Contract rules: fields, enum values and RPCs are only ever added, never
 // renumbered, renamed in meaning or removed.
@@ -25,7 +30,39 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	BBSService_Ping_FullMethodName = "/bbs.v1.BBSService/Ping"
+	BBSService_Ping_FullMethodName                          = "/bbs.v1.BBSService/Ping"
+	BBSService_UpsertDomain_FullMethodName                  = "/bbs.v1.BBSService/UpsertDomain"
+	BBSService_ListDomains_FullMethodName                   = "/bbs.v1.BBSService/ListDomains"
+	BBSService_DesireLRP_FullMethodName                     = "/bbs.v1.BBSService/DesireLRP"
+	BBSService_UpdateDesiredLRP_FullMethodName              = "/bbs.v1.BBSService/UpdateDesiredLRP"
+	BBSService_RemoveDesiredLRP_FullMethodName              = "/bbs.v1.BBSService/RemoveDesiredLRP"
+	BBSService_GetDesiredLRP_FullMethodName                 = "/bbs.v1.BBSService/GetDesiredLRP"
+	BBSService_ListDesiredLRPs_FullMethodName               = "/bbs.v1.BBSService/ListDesiredLRPs"
+	BBSService_ListDesiredLRPSchedulingInfos_FullMethodName = "/bbs.v1.BBSService/ListDesiredLRPSchedulingInfos"
+	BBSService_ListActualLRPs_FullMethodName                = "/bbs.v1.BBSService/ListActualLRPs"
+	BBSService_ClaimActualLRP_FullMethodName                = "/bbs.v1.BBSService/ClaimActualLRP"
+	BBSService_StartActualLRP_FullMethodName                = "/bbs.v1.BBSService/StartActualLRP"
+	BBSService_CrashActualLRP_FullMethodName                = "/bbs.v1.BBSService/CrashActualLRP"
+	BBSService_FailActualLRP_FullMethodName                 = "/bbs.v1.BBSService/FailActualLRP"
+	BBSService_RemoveActualLRP_FullMethodName               = "/bbs.v1.BBSService/RemoveActualLRP"
+	BBSService_RetireActualLRP_FullMethodName               = "/bbs.v1.BBSService/RetireActualLRP"
+	BBSService_EvacuateClaimedActualLRP_FullMethodName      = "/bbs.v1.BBSService/EvacuateClaimedActualLRP"
+	BBSService_EvacuateRunningActualLRP_FullMethodName      = "/bbs.v1.BBSService/EvacuateRunningActualLRP"
+	BBSService_EvacuateStoppedActualLRP_FullMethodName      = "/bbs.v1.BBSService/EvacuateStoppedActualLRP"
+	BBSService_EvacuateCrashedActualLRP_FullMethodName      = "/bbs.v1.BBSService/EvacuateCrashedActualLRP"
+	BBSService_RemoveEvacuatingActualLRP_FullMethodName     = "/bbs.v1.BBSService/RemoveEvacuatingActualLRP"
+	BBSService_DesireTask_FullMethodName                    = "/bbs.v1.BBSService/DesireTask"
+	BBSService_StartTask_FullMethodName                     = "/bbs.v1.BBSService/StartTask"
+	BBSService_CancelTask_FullMethodName                    = "/bbs.v1.BBSService/CancelTask"
+	BBSService_FailTask_FullMethodName                      = "/bbs.v1.BBSService/FailTask"
+	BBSService_RejectTask_FullMethodName                    = "/bbs.v1.BBSService/RejectTask"
+	BBSService_CompleteTask_FullMethodName                  = "/bbs.v1.BBSService/CompleteTask"
+	BBSService_ResolvingTask_FullMethodName                 = "/bbs.v1.BBSService/ResolvingTask"
+	BBSService_DeleteTask_FullMethodName                    = "/bbs.v1.BBSService/DeleteTask"
+	BBSService_GetTask_FullMethodName                       = "/bbs.v1.BBSService/GetTask"
+	BBSService_ListTasks_FullMethodName                     = "/bbs.v1.BBSService/ListTasks"
+	BBSService_ListCells_FullMethodName                     = "/bbs.v1.BBSService/ListCells"
+	BBSService_SubscribeToEvents_FullMethodName             = "/bbs.v1.BBSService/SubscribeToEvents"
 )
 
 // BBSServiceClient is the client API for BBSService service.
@@ -36,6 +73,76 @@ const (
 type BBSServiceClient interface {
 	// Ping answers whether this BBS is the active one and can serve requests.
 	Ping(ctx context.Context, in *PingRequest, opts ...grpc.CallOption) (*PingResponse, error)
+	// UpsertDomain marks a domain fresh for ttl_seconds (0: forever). While a
+	// domain is fresh, convergence may retire actual LRPs whose desired LRP is
+	// gone; Cloud Controller's bulk sync refreshes its domain.
+	UpsertDomain(ctx context.Context, in *UpsertDomainRequest, opts ...grpc.CallOption) (*UpsertDomainResponse, error)
+	// ListDomains lists the fresh domains.
+	ListDomains(ctx context.Context, in *ListDomainsRequest, opts ...grpc.CallOption) (*ListDomainsResponse, error)
+	// DesireLRP creates a desired LRP and its UNCLAIMED instances, and asks for
+	// their placement.
+	DesireLRP(ctx context.Context, in *DesireLRPRequest, opts ...grpc.CallOption) (*DesireLRPResponse, error)
+	// UpdateDesiredLRP changes instances, routes, annotation or metric tags.
+	UpdateDesiredLRP(ctx context.Context, in *UpdateDesiredLRPRequest, opts ...grpc.CallOption) (*UpdateDesiredLRPResponse, error)
+	// RemoveDesiredLRP removes a desired LRP and stops its instances.
+	RemoveDesiredLRP(ctx context.Context, in *RemoveDesiredLRPRequest, opts ...grpc.CallOption) (*RemoveDesiredLRPResponse, error)
+	GetDesiredLRP(ctx context.Context, in *GetDesiredLRPRequest, opts ...grpc.CallOption) (*GetDesiredLRPResponse, error)
+	ListDesiredLRPs(ctx context.Context, in *ListDesiredLRPsRequest, opts ...grpc.CallOption) (*ListDesiredLRPsResponse, error)
+	ListDesiredLRPSchedulingInfos(ctx context.Context, in *ListDesiredLRPSchedulingInfosRequest, opts ...grpc.CallOption) (*ListDesiredLRPSchedulingInfosResponse, error)
+	ListActualLRPs(ctx context.Context, in *ListActualLRPsRequest, opts ...grpc.CallOption) (*ListActualLRPsResponse, error)
+	// ClaimActualLRP: a cell accepted the instance (UNCLAIMED → CLAIMED).
+	ClaimActualLRP(ctx context.Context, in *ClaimActualLRPRequest, opts ...grpc.CallOption) (*ClaimActualLRPResponse, error)
+	// StartActualLRP: the instance is healthy (→ RUNNING). Calling it again
+	// with the same instance updates net_info and routable.
+	StartActualLRP(ctx context.Context, in *StartActualLRPRequest, opts ...grpc.CallOption) (*StartActualLRPResponse, error)
+	// CrashActualLRP: the instance exited or failed its health check. It is
+	// restarted by the restart policy.
+	CrashActualLRP(ctx context.Context, in *CrashActualLRPRequest, opts ...grpc.CallOption) (*CrashActualLRPResponse, error)
+	// FailActualLRP: the auctioneer could not place an UNCLAIMED instance.
+	FailActualLRP(ctx context.Context, in *FailActualLRPRequest, opts ...grpc.CallOption) (*FailActualLRPResponse, error)
+	// RemoveActualLRP deletes an instance record (a cell stopped it).
+	RemoveActualLRP(ctx context.Context, in *RemoveActualLRPRequest, opts ...grpc.CallOption) (*RemoveActualLRPResponse, error)
+	// RetireActualLRP stops an instance: on its cell when it has one, or by
+	// deleting the record.
+	RetireActualLRP(ctx context.Context, in *RetireActualLRPRequest, opts ...grpc.CallOption) (*RetireActualLRPResponse, error)
+	// The evacuation calls are made by a draining cell for each of its
+	// instances; keep_container in the answer says whether to keep it running
+	// (until its replacement runs) or stop it now.
+	EvacuateClaimedActualLRP(ctx context.Context, in *EvacuateClaimedActualLRPRequest, opts ...grpc.CallOption) (*EvacuateClaimedActualLRPResponse, error)
+	EvacuateRunningActualLRP(ctx context.Context, in *EvacuateRunningActualLRPRequest, opts ...grpc.CallOption) (*EvacuateRunningActualLRPResponse, error)
+	EvacuateStoppedActualLRP(ctx context.Context, in *EvacuateStoppedActualLRPRequest, opts ...grpc.CallOption) (*EvacuateStoppedActualLRPResponse, error)
+	EvacuateCrashedActualLRP(ctx context.Context, in *EvacuateCrashedActualLRPRequest, opts ...grpc.CallOption) (*EvacuateCrashedActualLRPResponse, error)
+	RemoveEvacuatingActualLRP(ctx context.Context, in *RemoveEvacuatingActualLRPRequest, opts ...grpc.CallOption) (*RemoveEvacuatingActualLRPResponse, error)
+	// DesireTask creates a PENDING task and asks for its placement.
+	DesireTask(ctx context.Context, in *DesireTaskRequest, opts ...grpc.CallOption) (*DesireTaskResponse, error)
+	// StartTask: a cell starts it (PENDING → RUNNING). should_start is false
+	// when the task already runs on that cell.
+	StartTask(ctx context.Context, in *StartTaskRequest, opts ...grpc.CallOption) (*StartTaskResponse, error)
+	// CancelTask completes a PENDING or RUNNING task as failed ("task was
+	// cancelled") and asks its cell to stop it.
+	CancelTask(ctx context.Context, in *CancelTaskRequest, opts ...grpc.CallOption) (*CancelTaskResponse, error)
+	// FailTask: the auctioneer could not place a PENDING task.
+	FailTask(ctx context.Context, in *FailTaskRequest, opts ...grpc.CallOption) (*FailTaskResponse, error)
+	// RejectTask: a cell refused a task it was offered; it is placed again a
+	// few times before it fails.
+	RejectTask(ctx context.Context, in *RejectTaskRequest, opts ...grpc.CallOption) (*RejectTaskResponse, error)
+	// CompleteTask: the task's process exited (RUNNING → COMPLETED). The BBS
+	// then delivers the completion callback.
+	CompleteTask(ctx context.Context, in *CompleteTaskRequest, opts ...grpc.CallOption) (*CompleteTaskResponse, error)
+	// ResolvingTask: a client is handling the completed task (COMPLETED →
+	// RESOLVING).
+	ResolvingTask(ctx context.Context, in *ResolvingTaskRequest, opts ...grpc.CallOption) (*ResolvingTaskResponse, error)
+	// DeleteTask removes a RESOLVING task.
+	DeleteTask(ctx context.Context, in *DeleteTaskRequest, opts ...grpc.CallOption) (*DeleteTaskResponse, error)
+	GetTask(ctx context.Context, in *GetTaskRequest, opts ...grpc.CallOption) (*GetTaskResponse, error)
+	ListTasks(ctx context.Context, in *ListTasksRequest, opts ...grpc.CallOption) (*ListTasksResponse, error)
+	// ListCells lists the cells the registry currently sees.
+	ListCells(ctx context.Context, in *ListCellsRequest, opts ...grpc.CallOption) (*ListCellsResponse, error)
+	// SubscribeToEvents streams every change. Give the epoch and sequence of
+	// the last event seen to resume after a reconnect; when the BBS cannot
+	// replay from there (another BBS took over, or too much was missed) the
+	// first event is a resync: list the state again.
+	SubscribeToEvents(ctx context.Context, in *SubscribeToEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeToEventsResponse], error)
 }
 
 type bBSServiceClient struct {
@@ -56,6 +163,335 @@ func (c *bBSServiceClient) Ping(ctx context.Context, in *PingRequest, opts ...gr
 	return out, nil
 }
 
+func (c *bBSServiceClient) UpsertDomain(ctx context.Context, in *UpsertDomainRequest, opts ...grpc.CallOption) (*UpsertDomainResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpsertDomainResponse)
+	err := c.cc.Invoke(ctx, BBSService_UpsertDomain_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) ListDomains(ctx context.Context, in *ListDomainsRequest, opts ...grpc.CallOption) (*ListDomainsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDomainsResponse)
+	err := c.cc.Invoke(ctx, BBSService_ListDomains_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) DesireLRP(ctx context.Context, in *DesireLRPRequest, opts ...grpc.CallOption) (*DesireLRPResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DesireLRPResponse)
+	err := c.cc.Invoke(ctx, BBSService_DesireLRP_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) UpdateDesiredLRP(ctx context.Context, in *UpdateDesiredLRPRequest, opts ...grpc.CallOption) (*UpdateDesiredLRPResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateDesiredLRPResponse)
+	err := c.cc.Invoke(ctx, BBSService_UpdateDesiredLRP_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) RemoveDesiredLRP(ctx context.Context, in *RemoveDesiredLRPRequest, opts ...grpc.CallOption) (*RemoveDesiredLRPResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveDesiredLRPResponse)
+	err := c.cc.Invoke(ctx, BBSService_RemoveDesiredLRP_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) GetDesiredLRP(ctx context.Context, in *GetDesiredLRPRequest, opts ...grpc.CallOption) (*GetDesiredLRPResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetDesiredLRPResponse)
+	err := c.cc.Invoke(ctx, BBSService_GetDesiredLRP_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) ListDesiredLRPs(ctx context.Context, in *ListDesiredLRPsRequest, opts ...grpc.CallOption) (*ListDesiredLRPsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDesiredLRPsResponse)
+	err := c.cc.Invoke(ctx, BBSService_ListDesiredLRPs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) ListDesiredLRPSchedulingInfos(ctx context.Context, in *ListDesiredLRPSchedulingInfosRequest, opts ...grpc.CallOption) (*ListDesiredLRPSchedulingInfosResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDesiredLRPSchedulingInfosResponse)
+	err := c.cc.Invoke(ctx, BBSService_ListDesiredLRPSchedulingInfos_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) ListActualLRPs(ctx context.Context, in *ListActualLRPsRequest, opts ...grpc.CallOption) (*ListActualLRPsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListActualLRPsResponse)
+	err := c.cc.Invoke(ctx, BBSService_ListActualLRPs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) ClaimActualLRP(ctx context.Context, in *ClaimActualLRPRequest, opts ...grpc.CallOption) (*ClaimActualLRPResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClaimActualLRPResponse)
+	err := c.cc.Invoke(ctx, BBSService_ClaimActualLRP_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) StartActualLRP(ctx context.Context, in *StartActualLRPRequest, opts ...grpc.CallOption) (*StartActualLRPResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StartActualLRPResponse)
+	err := c.cc.Invoke(ctx, BBSService_StartActualLRP_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) CrashActualLRP(ctx context.Context, in *CrashActualLRPRequest, opts ...grpc.CallOption) (*CrashActualLRPResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CrashActualLRPResponse)
+	err := c.cc.Invoke(ctx, BBSService_CrashActualLRP_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) FailActualLRP(ctx context.Context, in *FailActualLRPRequest, opts ...grpc.CallOption) (*FailActualLRPResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FailActualLRPResponse)
+	err := c.cc.Invoke(ctx, BBSService_FailActualLRP_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) RemoveActualLRP(ctx context.Context, in *RemoveActualLRPRequest, opts ...grpc.CallOption) (*RemoveActualLRPResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveActualLRPResponse)
+	err := c.cc.Invoke(ctx, BBSService_RemoveActualLRP_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) RetireActualLRP(ctx context.Context, in *RetireActualLRPRequest, opts ...grpc.CallOption) (*RetireActualLRPResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RetireActualLRPResponse)
+	err := c.cc.Invoke(ctx, BBSService_RetireActualLRP_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) EvacuateClaimedActualLRP(ctx context.Context, in *EvacuateClaimedActualLRPRequest, opts ...grpc.CallOption) (*EvacuateClaimedActualLRPResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EvacuateClaimedActualLRPResponse)
+	err := c.cc.Invoke(ctx, BBSService_EvacuateClaimedActualLRP_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) EvacuateRunningActualLRP(ctx context.Context, in *EvacuateRunningActualLRPRequest, opts ...grpc.CallOption) (*EvacuateRunningActualLRPResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EvacuateRunningActualLRPResponse)
+	err := c.cc.Invoke(ctx, BBSService_EvacuateRunningActualLRP_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) EvacuateStoppedActualLRP(ctx context.Context, in *EvacuateStoppedActualLRPRequest, opts ...grpc.CallOption) (*EvacuateStoppedActualLRPResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EvacuateStoppedActualLRPResponse)
+	err := c.cc.Invoke(ctx, BBSService_EvacuateStoppedActualLRP_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) EvacuateCrashedActualLRP(ctx context.Context, in *EvacuateCrashedActualLRPRequest, opts ...grpc.CallOption) (*EvacuateCrashedActualLRPResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EvacuateCrashedActualLRPResponse)
+	err := c.cc.Invoke(ctx, BBSService_EvacuateCrashedActualLRP_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) RemoveEvacuatingActualLRP(ctx context.Context, in *RemoveEvacuatingActualLRPRequest, opts ...grpc.CallOption) (*RemoveEvacuatingActualLRPResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveEvacuatingActualLRPResponse)
+	err := c.cc.Invoke(ctx, BBSService_RemoveEvacuatingActualLRP_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) DesireTask(ctx context.Context, in *DesireTaskRequest, opts ...grpc.CallOption) (*DesireTaskResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DesireTaskResponse)
+	err := c.cc.Invoke(ctx, BBSService_DesireTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) StartTask(ctx context.Context, in *StartTaskRequest, opts ...grpc.CallOption) (*StartTaskResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StartTaskResponse)
+	err := c.cc.Invoke(ctx, BBSService_StartTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) CancelTask(ctx context.Context, in *CancelTaskRequest, opts ...grpc.CallOption) (*CancelTaskResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelTaskResponse)
+	err := c.cc.Invoke(ctx, BBSService_CancelTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) FailTask(ctx context.Context, in *FailTaskRequest, opts ...grpc.CallOption) (*FailTaskResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FailTaskResponse)
+	err := c.cc.Invoke(ctx, BBSService_FailTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) RejectTask(ctx context.Context, in *RejectTaskRequest, opts ...grpc.CallOption) (*RejectTaskResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RejectTaskResponse)
+	err := c.cc.Invoke(ctx, BBSService_RejectTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) CompleteTask(ctx context.Context, in *CompleteTaskRequest, opts ...grpc.CallOption) (*CompleteTaskResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompleteTaskResponse)
+	err := c.cc.Invoke(ctx, BBSService_CompleteTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) ResolvingTask(ctx context.Context, in *ResolvingTaskRequest, opts ...grpc.CallOption) (*ResolvingTaskResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResolvingTaskResponse)
+	err := c.cc.Invoke(ctx, BBSService_ResolvingTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) DeleteTask(ctx context.Context, in *DeleteTaskRequest, opts ...grpc.CallOption) (*DeleteTaskResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteTaskResponse)
+	err := c.cc.Invoke(ctx, BBSService_DeleteTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) GetTask(ctx context.Context, in *GetTaskRequest, opts ...grpc.CallOption) (*GetTaskResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetTaskResponse)
+	err := c.cc.Invoke(ctx, BBSService_GetTask_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) ListTasks(ctx context.Context, in *ListTasksRequest, opts ...grpc.CallOption) (*ListTasksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTasksResponse)
+	err := c.cc.Invoke(ctx, BBSService_ListTasks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) ListCells(ctx context.Context, in *ListCellsRequest, opts ...grpc.CallOption) (*ListCellsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCellsResponse)
+	err := c.cc.Invoke(ctx, BBSService_ListCells_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bBSServiceClient) SubscribeToEvents(ctx context.Context, in *SubscribeToEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeToEventsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &BBSService_ServiceDesc.Streams[0], BBSService_SubscribeToEvents_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[SubscribeToEventsRequest, SubscribeToEventsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BBSService_SubscribeToEventsClient = grpc.ServerStreamingClient[SubscribeToEventsResponse]
+
 // BBSServiceServer is the server API for BBSService service.
 // All implementations must embed UnimplementedBBSServiceServer
 // for forward compatibility.
@@ -64,6 +500,76 @@ func (c *bBSServiceClient) Ping(ctx context.Context, in *PingRequest, opts ...gr
 type BBSServiceServer interface {
 	// Ping answers whether this BBS is the active one and can serve requests.
 	Ping(context.Context, *PingRequest) (*PingResponse, error)
+	// UpsertDomain marks a domain fresh for ttl_seconds (0: forever). While a
+	// domain is fresh, convergence may retire actual LRPs whose desired LRP is
+	// gone; Cloud Controller's bulk sync refreshes its domain.
+	UpsertDomain(context.Context, *UpsertDomainRequest) (*UpsertDomainResponse, error)
+	// ListDomains lists the fresh domains.
+	ListDomains(context.Context, *ListDomainsRequest) (*ListDomainsResponse, error)
+	// DesireLRP creates a desired LRP and its UNCLAIMED instances, and asks for
+	// their placement.
+	DesireLRP(context.Context, *DesireLRPRequest) (*DesireLRPResponse, error)
+	// UpdateDesiredLRP changes instances, routes, annotation or metric tags.
+	UpdateDesiredLRP(context.Context, *UpdateDesiredLRPRequest) (*UpdateDesiredLRPResponse, error)
+	// RemoveDesiredLRP removes a desired LRP and stops its instances.
+	RemoveDesiredLRP(context.Context, *RemoveDesiredLRPRequest) (*RemoveDesiredLRPResponse, error)
+	GetDesiredLRP(context.Context, *GetDesiredLRPRequest) (*GetDesiredLRPResponse, error)
+	ListDesiredLRPs(context.Context, *ListDesiredLRPsRequest) (*ListDesiredLRPsResponse, error)
+	ListDesiredLRPSchedulingInfos(context.Context, *ListDesiredLRPSchedulingInfosRequest) (*ListDesiredLRPSchedulingInfosResponse, error)
+	ListActualLRPs(context.Context, *ListActualLRPsRequest) (*ListActualLRPsResponse, error)
+	// ClaimActualLRP: a cell accepted the instance (UNCLAIMED → CLAIMED).
+	ClaimActualLRP(context.Context, *ClaimActualLRPRequest) (*ClaimActualLRPResponse, error)
+	// StartActualLRP: the instance is healthy (→ RUNNING). Calling it again
+	// with the same instance updates net_info and routable.
+	StartActualLRP(context.Context, *StartActualLRPRequest) (*StartActualLRPResponse, error)
+	// CrashActualLRP: the instance exited or failed its health check. It is
+	// restarted by the restart policy.
+	CrashActualLRP(context.Context, *CrashActualLRPRequest) (*CrashActualLRPResponse, error)
+	// FailActualLRP: the auctioneer could not place an UNCLAIMED instance.
+	FailActualLRP(context.Context, *FailActualLRPRequest) (*FailActualLRPResponse, error)
+	// RemoveActualLRP deletes an instance record (a cell stopped it).
+	RemoveActualLRP(context.Context, *RemoveActualLRPRequest) (*RemoveActualLRPResponse, error)
+	// RetireActualLRP stops an instance: on its cell when it has one, or by
+	// deleting the record.
+	RetireActualLRP(context.Context, *RetireActualLRPRequest) (*RetireActualLRPResponse, error)
+	// The evacuation calls are made by a draining cell for each of its
+	// instances; keep_container in the answer says whether to keep it running
+	// (until its replacement runs) or stop it now.
+	EvacuateClaimedActualLRP(context.Context, *EvacuateClaimedActualLRPRequest) (*EvacuateClaimedActualLRPResponse, error)
+	EvacuateRunningActualLRP(context.Context, *EvacuateRunningActualLRPRequest) (*EvacuateRunningActualLRPResponse, error)
+	EvacuateStoppedActualLRP(context.Context, *EvacuateStoppedActualLRPRequest) (*EvacuateStoppedActualLRPResponse, error)
+	EvacuateCrashedActualLRP(context.Context, *EvacuateCrashedActualLRPRequest) (*EvacuateCrashedActualLRPResponse, error)
+	RemoveEvacuatingActualLRP(context.Context, *RemoveEvacuatingActualLRPRequest) (*RemoveEvacuatingActualLRPResponse, error)
+	// DesireTask creates a PENDING task and asks for its placement.
+	DesireTask(context.Context, *DesireTaskRequest) (*DesireTaskResponse, error)
+	// StartTask: a cell starts it (PENDING → RUNNING). should_start is false
+	// when the task already runs on that cell.
+	StartTask(context.Context, *StartTaskRequest) (*StartTaskResponse, error)
+	// CancelTask completes a PENDING or RUNNING task as failed ("task was
+	// cancelled") and asks its cell to stop it.
+	CancelTask(context.Context, *CancelTaskRequest) (*CancelTaskResponse, error)
+	// FailTask: the auctioneer could not place a PENDING task.
+	FailTask(context.Context, *FailTaskRequest) (*FailTaskResponse, error)
+	// RejectTask: a cell refused a task it was offered; it is placed again a
+	// few times before it fails.
+	RejectTask(context.Context, *RejectTaskRequest) (*RejectTaskResponse, error)
+	// CompleteTask: the task's process exited (RUNNING → COMPLETED). The BBS
+	// then delivers the completion callback.
+	CompleteTask(context.Context, *CompleteTaskRequest) (*CompleteTaskResponse, error)
+	// ResolvingTask: a client is handling the completed task (COMPLETED →
+	// RESOLVING).
+	ResolvingTask(context.Context, *ResolvingTaskRequest) (*ResolvingTaskResponse, error)
+	// DeleteTask removes a RESOLVING task.
+	DeleteTask(context.Context, *DeleteTaskRequest) (*DeleteTaskResponse, error)
+	GetTask(context.Context, *GetTaskRequest) (*GetTaskResponse, error)
+	ListTasks(context.Context, *ListTasksRequest) (*ListTasksResponse, error)
+	// ListCells lists the cells the registry currently sees.
+	ListCells(context.Context, *ListCellsRequest) (*ListCellsResponse, error)
+	// SubscribeToEvents streams every change. Give the epoch and sequence of
+	// the last event seen to resume after a reconnect; when the BBS cannot
+	// replay from there (another BBS took over, or too much was missed) the
+	// first event is a resync: list the state again.
+	SubscribeToEvents(*SubscribeToEventsRequest, grpc.ServerStreamingServer[SubscribeToEventsResponse]) error
 	mustEmbedUnimplementedBBSServiceServer()
 }
 
@@ -76,6 +582,102 @@ type UnimplementedBBSServiceServer struct{}
 
 func (UnimplementedBBSServiceServer) Ping(context.Context, *PingRequest) (*PingResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Ping not implemented")
+}
+func (UnimplementedBBSServiceServer) UpsertDomain(context.Context, *UpsertDomainRequest) (*UpsertDomainResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpsertDomain not implemented")
+}
+func (UnimplementedBBSServiceServer) ListDomains(context.Context, *ListDomainsRequest) (*ListDomainsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDomains not implemented")
+}
+func (UnimplementedBBSServiceServer) DesireLRP(context.Context, *DesireLRPRequest) (*DesireLRPResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DesireLRP not implemented")
+}
+func (UnimplementedBBSServiceServer) UpdateDesiredLRP(context.Context, *UpdateDesiredLRPRequest) (*UpdateDesiredLRPResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateDesiredLRP not implemented")
+}
+func (UnimplementedBBSServiceServer) RemoveDesiredLRP(context.Context, *RemoveDesiredLRPRequest) (*RemoveDesiredLRPResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveDesiredLRP not implemented")
+}
+func (UnimplementedBBSServiceServer) GetDesiredLRP(context.Context, *GetDesiredLRPRequest) (*GetDesiredLRPResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDesiredLRP not implemented")
+}
+func (UnimplementedBBSServiceServer) ListDesiredLRPs(context.Context, *ListDesiredLRPsRequest) (*ListDesiredLRPsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDesiredLRPs not implemented")
+}
+func (UnimplementedBBSServiceServer) ListDesiredLRPSchedulingInfos(context.Context, *ListDesiredLRPSchedulingInfosRequest) (*ListDesiredLRPSchedulingInfosResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDesiredLRPSchedulingInfos not implemented")
+}
+func (UnimplementedBBSServiceServer) ListActualLRPs(context.Context, *ListActualLRPsRequest) (*ListActualLRPsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListActualLRPs not implemented")
+}
+func (UnimplementedBBSServiceServer) ClaimActualLRP(context.Context, *ClaimActualLRPRequest) (*ClaimActualLRPResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ClaimActualLRP not implemented")
+}
+func (UnimplementedBBSServiceServer) StartActualLRP(context.Context, *StartActualLRPRequest) (*StartActualLRPResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StartActualLRP not implemented")
+}
+func (UnimplementedBBSServiceServer) CrashActualLRP(context.Context, *CrashActualLRPRequest) (*CrashActualLRPResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CrashActualLRP not implemented")
+}
+func (UnimplementedBBSServiceServer) FailActualLRP(context.Context, *FailActualLRPRequest) (*FailActualLRPResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FailActualLRP not implemented")
+}
+func (UnimplementedBBSServiceServer) RemoveActualLRP(context.Context, *RemoveActualLRPRequest) (*RemoveActualLRPResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveActualLRP not implemented")
+}
+func (UnimplementedBBSServiceServer) RetireActualLRP(context.Context, *RetireActualLRPRequest) (*RetireActualLRPResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RetireActualLRP not implemented")
+}
+func (UnimplementedBBSServiceServer) EvacuateClaimedActualLRP(context.Context, *EvacuateClaimedActualLRPRequest) (*EvacuateClaimedActualLRPResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EvacuateClaimedActualLRP not implemented")
+}
+func (UnimplementedBBSServiceServer) EvacuateRunningActualLRP(context.Context, *EvacuateRunningActualLRPRequest) (*EvacuateRunningActualLRPResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EvacuateRunningActualLRP not implemented")
+}
+func (UnimplementedBBSServiceServer) EvacuateStoppedActualLRP(context.Context, *EvacuateStoppedActualLRPRequest) (*EvacuateStoppedActualLRPResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EvacuateStoppedActualLRP not implemented")
+}
+func (UnimplementedBBSServiceServer) EvacuateCrashedActualLRP(context.Context, *EvacuateCrashedActualLRPRequest) (*EvacuateCrashedActualLRPResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EvacuateCrashedActualLRP not implemented")
+}
+func (UnimplementedBBSServiceServer) RemoveEvacuatingActualLRP(context.Context, *RemoveEvacuatingActualLRPRequest) (*RemoveEvacuatingActualLRPResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveEvacuatingActualLRP not implemented")
+}
+func (UnimplementedBBSServiceServer) DesireTask(context.Context, *DesireTaskRequest) (*DesireTaskResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DesireTask not implemented")
+}
+func (UnimplementedBBSServiceServer) StartTask(context.Context, *StartTaskRequest) (*StartTaskResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StartTask not implemented")
+}
+func (UnimplementedBBSServiceServer) CancelTask(context.Context, *CancelTaskRequest) (*CancelTaskResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelTask not implemented")
+}
+func (UnimplementedBBSServiceServer) FailTask(context.Context, *FailTaskRequest) (*FailTaskResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FailTask not implemented")
+}
+func (UnimplementedBBSServiceServer) RejectTask(context.Context, *RejectTaskRequest) (*RejectTaskResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RejectTask not implemented")
+}
+func (UnimplementedBBSServiceServer) CompleteTask(context.Context, *CompleteTaskRequest) (*CompleteTaskResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CompleteTask not implemented")
+}
+func (UnimplementedBBSServiceServer) ResolvingTask(context.Context, *ResolvingTaskRequest) (*ResolvingTaskResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResolvingTask not implemented")
+}
+func (UnimplementedBBSServiceServer) DeleteTask(context.Context, *DeleteTaskRequest) (*DeleteTaskResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteTask not implemented")
+}
+func (UnimplementedBBSServiceServer) GetTask(context.Context, *GetTaskRequest) (*GetTaskResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTask not implemented")
+}
+func (UnimplementedBBSServiceServer) ListTasks(context.Context, *ListTasksRequest) (*ListTasksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTasks not implemented")
+}
+func (UnimplementedBBSServiceServer) ListCells(context.Context, *ListCellsRequest) (*ListCellsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCells not implemented")
+}
+func (UnimplementedBBSServiceServer) SubscribeToEvents(*SubscribeToEventsRequest, grpc.ServerStreamingServer[SubscribeToEventsResponse]) error {
+	return status.Error(codes.Unimplemented, "method SubscribeToEvents not implemented")
 }
 func (UnimplementedBBSServiceServer) mustEmbedUnimplementedBBSServiceServer() {}
 func (UnimplementedBBSServiceServer) testEmbeddedByValue()                    {}
@@ -116,6 +718,575 @@ func _BBSService_Ping_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BBSService_UpsertDomain_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpsertDomainRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).UpsertDomain(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_UpsertDomain_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).UpsertDomain(ctx, req.(*UpsertDomainRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_ListDomains_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDomainsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).ListDomains(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_ListDomains_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).ListDomains(ctx, req.(*ListDomainsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_DesireLRP_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DesireLRPRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).DesireLRP(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_DesireLRP_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).DesireLRP(ctx, req.(*DesireLRPRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_UpdateDesiredLRP_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateDesiredLRPRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).UpdateDesiredLRP(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_UpdateDesiredLRP_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).UpdateDesiredLRP(ctx, req.(*UpdateDesiredLRPRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_RemoveDesiredLRP_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveDesiredLRPRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).RemoveDesiredLRP(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_RemoveDesiredLRP_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).RemoveDesiredLRP(ctx, req.(*RemoveDesiredLRPRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_GetDesiredLRP_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDesiredLRPRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).GetDesiredLRP(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_GetDesiredLRP_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).GetDesiredLRP(ctx, req.(*GetDesiredLRPRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_ListDesiredLRPs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDesiredLRPsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).ListDesiredLRPs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_ListDesiredLRPs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).ListDesiredLRPs(ctx, req.(*ListDesiredLRPsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_ListDesiredLRPSchedulingInfos_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDesiredLRPSchedulingInfosRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).ListDesiredLRPSchedulingInfos(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_ListDesiredLRPSchedulingInfos_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).ListDesiredLRPSchedulingInfos(ctx, req.(*ListDesiredLRPSchedulingInfosRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_ListActualLRPs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListActualLRPsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).ListActualLRPs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_ListActualLRPs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).ListActualLRPs(ctx, req.(*ListActualLRPsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_ClaimActualLRP_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClaimActualLRPRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).ClaimActualLRP(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_ClaimActualLRP_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).ClaimActualLRP(ctx, req.(*ClaimActualLRPRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_StartActualLRP_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StartActualLRPRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).StartActualLRP(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_StartActualLRP_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).StartActualLRP(ctx, req.(*StartActualLRPRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_CrashActualLRP_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CrashActualLRPRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).CrashActualLRP(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_CrashActualLRP_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).CrashActualLRP(ctx, req.(*CrashActualLRPRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_FailActualLRP_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FailActualLRPRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).FailActualLRP(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_FailActualLRP_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).FailActualLRP(ctx, req.(*FailActualLRPRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_RemoveActualLRP_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveActualLRPRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).RemoveActualLRP(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_RemoveActualLRP_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).RemoveActualLRP(ctx, req.(*RemoveActualLRPRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_RetireActualLRP_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetireActualLRPRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).RetireActualLRP(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_RetireActualLRP_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).RetireActualLRP(ctx, req.(*RetireActualLRPRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_EvacuateClaimedActualLRP_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EvacuateClaimedActualLRPRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).EvacuateClaimedActualLRP(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_EvacuateClaimedActualLRP_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).EvacuateClaimedActualLRP(ctx, req.(*EvacuateClaimedActualLRPRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_EvacuateRunningActualLRP_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EvacuateRunningActualLRPRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).EvacuateRunningActualLRP(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_EvacuateRunningActualLRP_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).EvacuateRunningActualLRP(ctx, req.(*EvacuateRunningActualLRPRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_EvacuateStoppedActualLRP_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EvacuateStoppedActualLRPRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).EvacuateStoppedActualLRP(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_EvacuateStoppedActualLRP_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).EvacuateStoppedActualLRP(ctx, req.(*EvacuateStoppedActualLRPRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_EvacuateCrashedActualLRP_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EvacuateCrashedActualLRPRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).EvacuateCrashedActualLRP(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_EvacuateCrashedActualLRP_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).EvacuateCrashedActualLRP(ctx, req.(*EvacuateCrashedActualLRPRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_RemoveEvacuatingActualLRP_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveEvacuatingActualLRPRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).RemoveEvacuatingActualLRP(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_RemoveEvacuatingActualLRP_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).RemoveEvacuatingActualLRP(ctx, req.(*RemoveEvacuatingActualLRPRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_DesireTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DesireTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).DesireTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_DesireTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).DesireTask(ctx, req.(*DesireTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_StartTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StartTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).StartTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_StartTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).StartTask(ctx, req.(*StartTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_CancelTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).CancelTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_CancelTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).CancelTask(ctx, req.(*CancelTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_FailTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FailTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).FailTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_FailTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).FailTask(ctx, req.(*FailTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_RejectTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RejectTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).RejectTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_RejectTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).RejectTask(ctx, req.(*RejectTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_CompleteTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompleteTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).CompleteTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_CompleteTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).CompleteTask(ctx, req.(*CompleteTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_ResolvingTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResolvingTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).ResolvingTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_ResolvingTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).ResolvingTask(ctx, req.(*ResolvingTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_DeleteTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).DeleteTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_DeleteTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).DeleteTask(ctx, req.(*DeleteTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_GetTask_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTaskRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).GetTask(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_GetTask_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).GetTask(ctx, req.(*GetTaskRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_ListTasks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTasksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).ListTasks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_ListTasks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).ListTasks(ctx, req.(*ListTasksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_ListCells_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCellsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BBSServiceServer).ListCells(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BBSService_ListCells_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BBSServiceServer).ListCells(ctx, req.(*ListCellsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BBSService_SubscribeToEvents_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(SubscribeToEventsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(BBSServiceServer).SubscribeToEvents(m, &grpc.GenericServerStream[SubscribeToEventsRequest, SubscribeToEventsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BBSService_SubscribeToEventsServer = grpc.ServerStreamingServer[SubscribeToEventsResponse]
+
 // BBSService_ServiceDesc is the grpc.ServiceDesc for BBSService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -127,7 +1298,137 @@ var BBSService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Ping",
 			Handler:    _BBSService_Ping_Handler,
 		},
+		{
+			MethodName: "UpsertDomain",
+			Handler:    _BBSService_UpsertDomain_Handler,
+		},
+		{
+			MethodName: "ListDomains",
+			Handler:    _BBSService_ListDomains_Handler,
+		},
+		{
+			MethodName: "DesireLRP",
+			Handler:    _BBSService_DesireLRP_Handler,
+		},
+		{
+			MethodName: "UpdateDesiredLRP",
+			Handler:    _BBSService_UpdateDesiredLRP_Handler,
+		},
+		{
+			MethodName: "RemoveDesiredLRP",
+			Handler:    _BBSService_RemoveDesiredLRP_Handler,
+		},
+		{
+			MethodName: "GetDesiredLRP",
+			Handler:    _BBSService_GetDesiredLRP_Handler,
+		},
+		{
+			MethodName: "ListDesiredLRPs",
+			Handler:    _BBSService_ListDesiredLRPs_Handler,
+		},
+		{
+			MethodName: "ListDesiredLRPSchedulingInfos",
+			Handler:    _BBSService_ListDesiredLRPSchedulingInfos_Handler,
+		},
+		{
+			MethodName: "ListActualLRPs",
+			Handler:    _BBSService_ListActualLRPs_Handler,
+		},
+		{
+			MethodName: "ClaimActualLRP",
+			Handler:    _BBSService_ClaimActualLRP_Handler,
+		},
+		{
+			MethodName: "StartActualLRP",
+			Handler:    _BBSService_StartActualLRP_Handler,
+		},
+		{
+			MethodName: "CrashActualLRP",
+			Handler:    _BBSService_CrashActualLRP_Handler,
+		},
+		{
+			MethodName: "FailActualLRP",
+			Handler:    _BBSService_FailActualLRP_Handler,
+		},
+		{
+			MethodName: "RemoveActualLRP",
+			Handler:    _BBSService_RemoveActualLRP_Handler,
+		},
+		{
+			MethodName: "RetireActualLRP",
+			Handler:    _BBSService_RetireActualLRP_Handler,
+		},
+		{
+			MethodName: "EvacuateClaimedActualLRP",
+			Handler:    _BBSService_EvacuateClaimedActualLRP_Handler,
+		},
+		{
+			MethodName: "EvacuateRunningActualLRP",
+			Handler:    _BBSService_EvacuateRunningActualLRP_Handler,
+		},
+		{
+			MethodName: "EvacuateStoppedActualLRP",
+			Handler:    _BBSService_EvacuateStoppedActualLRP_Handler,
+		},
+		{
+			MethodName: "EvacuateCrashedActualLRP",
+			Handler:    _BBSService_EvacuateCrashedActualLRP_Handler,
+		},
+		{
+			MethodName: "RemoveEvacuatingActualLRP",
+			Handler:    _BBSService_RemoveEvacuatingActualLRP_Handler,
+		},
+		{
+			MethodName: "DesireTask",
+			Handler:    _BBSService_DesireTask_Handler,
+		},
+		{
+			MethodName: "StartTask",
+			Handler:    _BBSService_StartTask_Handler,
+		},
+		{
+			MethodName: "CancelTask",
+			Handler:    _BBSService_CancelTask_Handler,
+		},
+		{
+			MethodName: "FailTask",
+			Handler:    _BBSService_FailTask_Handler,
+		},
+		{
+			MethodName: "RejectTask",
+			Handler:    _BBSService_RejectTask_Handler,
+		},
+		{
+			MethodName: "CompleteTask",
+			Handler:    _BBSService_CompleteTask_Handler,
+		},
+		{
+			MethodName: "ResolvingTask",
+			Handler:    _BBSService_ResolvingTask_Handler,
+		},
+		{
+			MethodName: "DeleteTask",
+			Handler:    _BBSService_DeleteTask_Handler,
+		},
+		{
+			MethodName: "GetTask",
+			Handler:    _BBSService_GetTask_Handler,
+		},
+		{
+			MethodName: "ListTasks",
+			Handler:    _BBSService_ListTasks_Handler,
+		},
+		{
+			MethodName: "ListCells",
+			Handler:    _BBSService_ListCells_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "SubscribeToEvents",
+			Handler:       _BBSService_SubscribeToEvents_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "bbs/v1/bbs.proto",
 }
