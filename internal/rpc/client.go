@@ -3,10 +3,13 @@ package rpc
 import (
 	"context"
 	"fmt"
+	"net"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
 )
 
 // Dial returns a client connection to cfg.Address over mutual TLS, with
@@ -26,16 +29,38 @@ func Dial(ctx context.Context, cfg ClientConfig, opts ...grpc.DialOption) (*grpc
 	if err != nil {
 		return nil, fmt.Errorf("rpc dial %s: %w", cfg.Address, err)
 	}
-	conn, err := grpc.NewClient(cfg.Address, append([]grpc.DialOption{
+	target, resolverOpts := target(cfg)
+	conn, err := grpc.NewClient(target, append(append([]grpc.DialOption{
 		grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{
 			Time:                clientPingInterval,
 			Timeout:             clientPingTimeout,
 			PermitWithoutStream: true,
 		}),
-	}, opts...)...)
+	}, resolverOpts...), opts...)...)
 	if err != nil {
-		return nil, fmt.Errorf("rpc dial %s: %w", cfg.Address, err)
+		return nil, fmt.Errorf("rpc dial %s: %w", target, err)
 	}
 	return conn, nil
+}
+
+// target is the gRPC target for cfg: Address itself, or for Addresses a
+// resolver of this connection's own that hands out the whole list, which
+// gRPC's default pick_first policy tries in order. Each address keeps its
+// host as the TLS server name, as a single Address would.
+func target(cfg ClientConfig) (string, []grpc.DialOption) {
+	if len(cfg.Addresses) == 0 {
+		return cfg.Address, nil
+	}
+	r := manual.NewBuilderWithScheme("anvil-list")
+	addrs := make([]resolver.Address, len(cfg.Addresses))
+	for i, a := range cfg.Addresses {
+		host, _, _ := net.SplitHostPort(a)
+		addrs[i] = resolver.Address{Addr: a, ServerName: host}
+		if cfg.ServerName != "" {
+			addrs[i].ServerName = cfg.ServerName
+		}
+	}
+	r.InitialState(resolver.State{Addresses: addrs})
+	return r.Scheme() + ":///" + cfg.Addresses[0], []grpc.DialOption{grpc.WithResolvers(r)}
 }

@@ -70,6 +70,11 @@ type ClientConfig struct {
 	// Address is the server's "host:port" or a gRPC target URI such as
 	// "dns:///bbs.service.internal:8889".
 	Address string `yaml:"address"`
+	// Addresses, instead of Address, lists several "host:port" servers of
+	// which one serves at a time (the active BBS: passive ones do not
+	// listen). The client uses the first that accepts a connection and
+	// moves on when it goes away.
+	Addresses []string `yaml:"addresses"`
 	// CertFile and KeyFile are the client's PEM certificate and key.
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
@@ -92,8 +97,16 @@ func (c *ClientConfig) Defaults() {}
 // Validate returns every problem with c, joined.
 func (c *ClientConfig) Validate() error {
 	var errs []error
-	if c.Address == "" {
+	switch {
+	case c.Address == "" && len(c.Addresses) == 0:
 		errs = append(errs, errors.New("address: required"))
+	case c.Address != "" && len(c.Addresses) > 0:
+		errs = append(errs, errors.New("address and addresses: set one, not both"))
+	}
+	for i, a := range c.Addresses {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("addresses[%d]: %w", i, err))
+		}
 	}
 	if c.TLS != nil {
 		if len(c.TLS.Certificates) == 0 && c.TLS.GetClientCertificate == nil {

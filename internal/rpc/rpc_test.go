@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -495,6 +496,9 @@ func TestClientConfigValidate(t *testing.T) {
 		{"everything missing", ClientConfig{}, []string{"address: required", "cert_file: required", "key_file: required", "ca_file: required"}},
 		{"tls without client certificate", ClientConfig{Address: "x:1", TLS: pki.ClientTLS(tls.Certificate{}, p.ca.Pool(), "")}, []string{"no client certificate"}},
 		{"tls without roots", ClientConfig{Address: "x:1", TLS: pki.ClientTLS(p.client, nil, "")}, []string{"no root CAs"}},
+		{"addresses", ClientConfig{Addresses: []string{"bbs-0:8889", "bbs-1:8889"}, TLS: pki.ClientTLS(p.client, p.ca.Pool(), "")}, nil},
+		{"address and addresses", ClientConfig{Address: "x:1", Addresses: []string{"y:1"}, TLS: pki.ClientTLS(p.client, p.ca.Pool(), "")}, []string{"set one, not both"}},
+		{"bad addresses", ClientConfig{Addresses: []string{"nope"}, TLS: pki.ClientTLS(p.client, p.ca.Pool(), "")}, []string{"addresses[0]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -539,4 +543,34 @@ func checkErr(t *testing.T, err error, want []string) {
 			t.Errorf("error %q does not mention %q", err, w)
 		}
 	}
+}
+
+func TestAddressesUseWhicheverServes(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	idle := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)) // nothing listens here yet
+	first := newServer(t, p.serverConfig(), nil)
+	stopFirst := testenv.Start(t, first)
+	client := healthpb.NewHealthClient(dial(t, ClientConfig{
+		Addresses: []string{idle, first.Addr().String()},
+		TLS:       pki.ClientTLS(p.client, p.ca.Pool(), ""),
+	}))
+	check := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := client.Check(ctx, &healthpb.HealthCheckRequest{})
+		return err
+	}
+	if err := check(); err != nil {
+		t.Fatalf("Check with the second address serving: %v", err)
+	}
+	// The serving one goes away and another comes up on the first address,
+	// as when a passive BBS takes over.
+	if err := stopFirst(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := p.serverConfig()
+	cfg.Listen = idle
+	testenv.Start(t, newServer(t, cfg, nil))
+	testenv.Eventually(t, 20*time.Second, check)
 }

@@ -118,7 +118,7 @@ func (h *Hub) Subscribe(epoch string, after uint64) (*Subscription, error) {
 	if h.closed {
 		return nil, ErrClosed
 	}
-	s := &Subscription{hub: h, ch: make(chan *bbsv1.SubscribeToEventsResponse, h.opts.SubscriberBuffer)}
+	s := &Subscription{hub: h, start: h.seq, ch: make(chan *bbsv1.SubscribeToEventsResponse, h.opts.SubscriberBuffer)}
 	switch {
 	case epoch == "":
 	case epoch == h.epoch && after <= h.seq && h.seq-after <= uint64(len(h.ring)):
@@ -165,6 +165,7 @@ func (h *Hub) dropLocked(s *Subscription, err error) {
 // Subscription is one subscriber's feed.
 type Subscription struct {
 	hub     *Hub
+	start   uint64
 	backlog []*bbsv1.SubscribeToEventsResponse
 	ch      chan *bbsv1.SubscribeToEventsResponse
 	err     error // set before ch is closed
@@ -173,6 +174,10 @@ type Subscription struct {
 // Backlog is what the subscriber must be sent before anything from C: the
 // replayed events, or a single Resync.
 func (s *Subscription) Backlog() []*bbsv1.SubscribeToEventsResponse { return s.backlog }
+
+// Start is the sequence of the last event published before the
+// subscription began: C delivers the events after it.
+func (s *Subscription) Start() uint64 { return s.start }
 
 // C delivers live events in sequence order. It is closed when the
 // subscription ends; Err then says why.
