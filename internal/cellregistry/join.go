@@ -48,7 +48,7 @@ func (r *Registry) joinLoop(ctx context.Context, ml *memberlist.Memberlist) {
 		if err != nil {
 			failures++
 			r.logger.Warn("join failed, retrying", "seeds", r.cfg.Join, "attempt", failures,
-				"retry_in", delay.Round(time.Millisecond), "err", err)
+				"retry_in", delay.Round(time.Millisecond).String(), "err", err)
 		} else if !joined {
 			joined = true
 			r.markJoined()

@@ -37,6 +37,8 @@ func Daemons() []Daemon {
 		uaaDaemon(),
 		blobstoreDaemon(),
 		cloudControllerDaemon(),
+		bbsDaemon(),
+		auctioneerDaemon(),
 	}
 }
 

@@ -57,6 +57,7 @@
 //	found no compatible cell for required rootfs        no cell offers the root_fs
 //	found no compatible cell with placement tag "x"     root_fs matches, tags do not
 //	insufficient resources: disk, memory                every compatible cell lacks these
+//	unable to communicate to compatible cells           no cell at all (none answered, all evacuate)
 //
 // The resources named are those every compatible cell lacks (Diego's
 // intersection), sorted; when the cells lack different things the reason

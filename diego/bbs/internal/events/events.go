@@ -50,10 +50,10 @@ type Options struct {
 
 // Hub numbers and fans out events.
 type Hub struct {
-	epoch string
-	opts  Options
+	opts Options
 
 	mu     sync.Mutex
+	epoch  string
 	seq    uint64
 	ring   []*bbsv1.SubscribeToEventsResponse // ring[i%len] holds sequence i+1
 	subs   map[*Subscription]struct{}
@@ -77,7 +77,26 @@ func New(opts Options) *Hub {
 }
 
 // Epoch identifies this hub's numbering.
-func (h *Hub) Epoch() string { return h.epoch }
+func (h *Hub) Epoch() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.epoch
+}
+
+// Restart begins a new epoch: the ring is emptied and current subscriptions
+// end with ErrClosed. A BBS restarts its hub each time it becomes active, so
+// that subscribers who were connected to a previous term resync.
+func (h *Hub) Restart() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		h.dropLocked(s, ErrClosed)
+	}
+	h.epoch = uuid.NewString()
+	h.seq = 0
+	clear(h.ring)
+	h.closed = false
+}
 
 // Sequence is the number of the last event published.
 func (h *Hub) Sequence() uint64 {

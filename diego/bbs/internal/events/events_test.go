@@ -178,3 +178,29 @@ func BenchmarkPublish(b *testing.B) {
 	}
 	h.Close()
 }
+
+func TestRestart(t *testing.T) {
+	t.Parallel()
+	h := New(Options{})
+	publish(h, 3)
+	old := h.Epoch()
+	s, _ := h.Subscribe("", 0)
+	h.Restart()
+	if _, ok := <-s.C(); ok || !errors.Is(s.Err(), ErrClosed) {
+		t.Errorf("subscription survived Restart: err=%v", s.Err())
+	}
+	if h.Epoch() == old || h.Sequence() != 0 {
+		t.Errorf("epoch %q seq %d after Restart", h.Epoch(), h.Sequence())
+	}
+	again, err := h.Subscribe(old, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := again.Backlog(); len(b) != 1 || b[0].GetResync() == nil {
+		t.Errorf("resume from the old epoch: backlog %v, want a resync", b)
+	}
+	publish(h, 1)
+	if got := sequences(drain(again, 1)); !equal(got, []uint64{1}) {
+		t.Errorf("after Restart got %v", got)
+	}
+}

@@ -14,8 +14,8 @@
 //	    +-- restart ----- CRASHED <-- crash ---+
 //
 // AllowsTransition is the complete table, following Diego: a cell may only
-// move an instance it owns (same instance key), and only the BBS itself
-// (empty instance key) may unclaim or crash-by-policy.
+// move an instance it owns (same instance key, which is also how a crash is
+// reported), and only the BBS itself (empty instance key) may unclaim.
 //
 // # Restart policy
 //

@@ -19,12 +19,12 @@ func SameInstance(a, b *bbsv1.ActualLRPInstanceKey) bool {
 
 // AllowsTransition reports whether an instance in before may move to state to
 // when asked by the holder of key (empty for the BBS itself). It is Diego's
-// table:
+// table; a crash is reported by the cell running the instance:
 //
 //	from \ to   UNCLAIMED     CLAIMED          RUNNING          CRASHED
 //	UNCLAIMED   yes           yes              yes              no
-//	CLAIMED     empty key     same instance    yes              empty key
-//	RUNNING     empty key     same instance    same instance    empty key
+//	CLAIMED     empty key     same instance    yes              same instance
+//	RUNNING     empty key     same instance    same instance    same instance
 //	CRASHED     empty key     same instance*   same instance*   no
 //
 // (* and the crashed record has an instance key.)
@@ -38,18 +38,18 @@ func AllowsTransition(before *bbsv1.ActualLRP, key *bbsv1.ActualLRPInstanceKey, 
 			to == bbsv1.ActualLRPState_ACTUAL_LRP_STATE_RUNNING
 	case bbsv1.ActualLRPState_ACTUAL_LRP_STATE_CLAIMED:
 		switch to {
-		case bbsv1.ActualLRPState_ACTUAL_LRP_STATE_UNCLAIMED, bbsv1.ActualLRPState_ACTUAL_LRP_STATE_CRASHED:
+		case bbsv1.ActualLRPState_ACTUAL_LRP_STATE_UNCLAIMED:
 			return empty
-		case bbsv1.ActualLRPState_ACTUAL_LRP_STATE_CLAIMED:
+		case bbsv1.ActualLRPState_ACTUAL_LRP_STATE_CLAIMED, bbsv1.ActualLRPState_ACTUAL_LRP_STATE_CRASHED:
 			return same
 		case bbsv1.ActualLRPState_ACTUAL_LRP_STATE_RUNNING:
 			return true
 		}
 	case bbsv1.ActualLRPState_ACTUAL_LRP_STATE_RUNNING:
 		switch to {
-		case bbsv1.ActualLRPState_ACTUAL_LRP_STATE_UNCLAIMED, bbsv1.ActualLRPState_ACTUAL_LRP_STATE_CRASHED:
+		case bbsv1.ActualLRPState_ACTUAL_LRP_STATE_UNCLAIMED:
 			return empty
-		case bbsv1.ActualLRPState_ACTUAL_LRP_STATE_CLAIMED, bbsv1.ActualLRPState_ACTUAL_LRP_STATE_RUNNING:
+		case bbsv1.ActualLRPState_ACTUAL_LRP_STATE_CLAIMED, bbsv1.ActualLRPState_ACTUAL_LRP_STATE_RUNNING, bbsv1.ActualLRPState_ACTUAL_LRP_STATE_CRASHED:
 			return same
 		}
 	case bbsv1.ActualLRPState_ACTUAL_LRP_STATE_CRASHED:
