@@ -131,6 +131,15 @@ func (a *Auctioneer) Addr() string {
 	return ""
 }
 
+// RegistryAddr returns the gossip address of the auctioneer's own cell
+// registry member ("" when it was given Deps.Cells, or before Ready).
+func (a *Auctioneer) RegistryAddr() string {
+	if a.registry == nil {
+		return ""
+	}
+	return a.registry.Addr()
+}
+
 // Run serves and auctions until ctx is cancelled, then stops the gRPC
 // server gracefully (within rpc.shutdown_timeout) and returns nil. Work
 // still queued is dropped; the BBS asks for it again. Run may be called
@@ -170,7 +179,11 @@ func (a *Auctioneer) Run(ctx context.Context) error {
 	})
 
 	go func() {
-		for _, ch := range []<-chan struct{}{a.rpc.Ready(), a.ops.Ready()} {
+		waits := []<-chan struct{}{a.rpc.Ready(), a.ops.Ready()}
+		if a.registry != nil {
+			waits = append(waits, a.registry.Ready())
+		}
+		for _, ch := range waits {
 			select {
 			case <-ch:
 			case <-ctx.Done():

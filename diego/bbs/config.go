@@ -83,6 +83,11 @@ func (c *Config) Defaults() {
 		c.Ops.Listen = "127.0.0.1:8890"
 	}
 	c.Ops.Defaults()
+	if c.Database.MaxConns == 0 {
+		// Reps claim and start instances concurrently; a pool of four
+		// (pgx's default on small machines) queues them.
+		c.Database.MaxConns = 32
+	}
 	c.Auctioneer.Defaults()
 	c.Registry.Defaults()
 	c.Callbacks.Defaults()

@@ -94,43 +94,39 @@ func (s *Store) ClaimActualLRP(ctx context.Context, guid string, index int32, ik
 	if err := validInstanceKey(ik); err != nil {
 		return models.Result{}, err
 	}
-	var res models.Result
-	err := s.inTx(ctx, "claim actual lrp", func(tx pgx.Tx) error {
-		sl, err := lockSlot(ctx, tx, guid, index)
-		if err != nil {
-			return err
-		}
-		if sl.susp != nil && sameInstance(sl.susp.GetInstanceKey(), ik) {
-			return nil
-		}
-		before := sl.ord
-		if before == nil {
-			return errNotFound("actual lrp %s/%d not found", guid, index)
-		}
-		if before.GetState() == claimed && sameInstance(before.GetInstanceKey(), ik) {
-			return nil
-		}
-		if !models.AllowsTransition(before, ik, claimed) {
-			return errInvalidTransition("actual lrp %s/%d cannot be claimed by %s/%s: it is %s",
-				guid, index, ik.GetCellId(), ik.GetInstanceGuid(), describe(before))
-		}
-		after := clone(before)
-		after.State = claimed
-		after.InstanceKey = proto.Clone(ik).(*bbsv1.ActualLRPInstanceKey)
-		after.NetInfo = nil
-		after.PlacementError = ""
-		after.Since = s.now().UnixNano()
-		after.ModificationTag = bumped(before.GetModificationTag())
-		canon(after)
-		if err := updateActuals(ctx, tx, after); err != nil {
-			return err
-		}
-		res.Events = append(res.Events, models.ActualChanged(before, after))
-		return nil
+	return s.slotOp(ctx, "claim actual lrp", guid, index, func(w writer, sl slot) (models.Result, error) {
+		return s.claim(ctx, w, sl, guid, index, ik)
 	})
-	if err != nil {
-		return models.Result{}, err
+}
+
+func (s *Store) claim(ctx context.Context, w writer, sl slot, guid string, index int32, ik *bbsv1.ActualLRPInstanceKey) (models.Result, error) {
+	var res models.Result
+	if sl.susp != nil && sameInstance(sl.susp.GetInstanceKey(), ik) {
+		return res, nil
 	}
+	before := sl.ord
+	if before == nil {
+		return res, errNotFound("actual lrp %s/%d not found", guid, index)
+	}
+	if before.GetState() == claimed && sameInstance(before.GetInstanceKey(), ik) {
+		return res, nil
+	}
+	if !models.AllowsTransition(before, ik, claimed) {
+		return res, errInvalidTransition("actual lrp %s/%d cannot be claimed by %s/%s: it is %s",
+			guid, index, ik.GetCellId(), ik.GetInstanceGuid(), describe(before))
+	}
+	after := clone(before)
+	after.State = claimed
+	after.InstanceKey = proto.Clone(ik).(*bbsv1.ActualLRPInstanceKey)
+	after.NetInfo = nil
+	after.PlacementError = ""
+	after.Since = s.now().UnixNano()
+	after.ModificationTag = bumped(before.GetModificationTag())
+	canon(after)
+	if err := w.update(ctx, after); err != nil {
+		return res, err
+	}
+	res.Events = append(res.Events, models.ActualChanged(before, after))
 	return res, nil
 }
 
@@ -149,21 +145,12 @@ func (s *Store) StartActualLRP(ctx context.Context, req StartRequest) (models.Re
 		return models.Result{}, err
 	}
 	guid, index := req.Key.GetProcessGuid(), req.Key.GetIndex()
-	var res models.Result
-	err := s.inTx(ctx, "start actual lrp", func(tx pgx.Tx) error {
-		var err error
-		res, err = withSlot(ctx, tx, guid, index, func(sl slot) (models.Result, error) {
-			return s.start(ctx, tx, sl, req)
-		})
-		return err
+	return s.slotOp(ctx, "start actual lrp", guid, index, func(w writer, sl slot) (models.Result, error) {
+		return s.start(ctx, w, sl, req)
 	})
-	if err != nil {
-		return models.Result{}, err
-	}
-	return res, nil
 }
 
-func (s *Store) start(ctx context.Context, tx pgx.Tx, sl slot, req StartRequest) (models.Result, error) {
+func (s *Store) start(ctx context.Context, w writer, sl slot, req StartRequest) (models.Result, error) {
 	var res models.Result
 	guid, index := req.Key.GetProcessGuid(), req.Key.GetIndex()
 	if sl.susp != nil && sameInstance(sl.susp.GetInstanceKey(), req.InstanceKey) {
@@ -182,7 +169,7 @@ func (s *Store) start(ctx context.Context, tx pgx.Tx, sl slot, req StartRequest)
 			Routable:         req.Routable,
 			AvailabilityZone: req.Zone,
 		})
-		created, err := insertActual(ctx, tx, after)
+		created, err := w.insert(ctx, after)
 		if err != nil {
 			return res, err
 		}
@@ -215,7 +202,7 @@ func (s *Store) start(ctx context.Context, tx pgx.Tx, sl slot, req StartRequest)
 		after.State = running
 		after.ModificationTag = bumped(before.GetModificationTag())
 		canon(after)
-		if err := updateActuals(ctx, tx, after); err != nil {
+		if err := w.update(ctx, after); err != nil {
 			return res, err
 		}
 		res.Events = append(res.Events, models.ActualChanged(before, after))
@@ -227,7 +214,7 @@ func (s *Store) start(ctx context.Context, tx pgx.Tx, sl slot, req StartRequest)
 			res.Events = append(res.Events, models.ActualRemoved(a))
 		}
 	}
-	return res, deleteActuals(ctx, tx, gone...)
+	return res, w.delete(ctx, gone...)
 }
 
 func cloneNet(n *bbsv1.ActualLRPNetInfo) *bbsv1.ActualLRPNetInfo {

@@ -70,3 +70,20 @@ func BenchmarkConverge(b *testing.B) {
 		b.ReportMetric(benchLRPs, "created/op")
 	})
 }
+
+// BenchmarkClaimStart is one instance's claim and start, the two
+// transactions every placed instance costs.
+func BenchmarkClaimStart(b *testing.B) {
+	e := newEnv(b)
+	const per = 100
+	n := 0
+	for b.Loop() {
+		guid := fmt.Sprintf("bench-%d", n/per)
+		if n%per == 0 {
+			e.desire(guid, per)
+		}
+		e.claim(guid, int32(n%per), "cell-a")
+		e.start(guid, int32(n%per), "cell-a")
+		n++
+	}
+}
