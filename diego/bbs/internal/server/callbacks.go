@@ -40,7 +40,7 @@ func (s *Server) Remover() Remover { return Remover{s: s} }
 
 // RemoveActualLRP deletes an instance record.
 func (r Remover) RemoveActualLRP(ctx context.Context, guid string, index int32, ik *bbsv1.ActualLRPInstanceKey) (models.Result, error) {
-	return models.Result{}, r.s.serializeRaw(guid, func() (models.Result, error) {
+	return models.Result{}, r.s.serializeSlotRaw(guid, index, func() (models.Result, error) {
 		return r.s.deps.LRPs.RemoveActualLRP(ctx, guid, index, ik)
 	})
 }

@@ -105,7 +105,7 @@ func (s *Server) ClaimActualLRP(ctx context.Context, req *bbsv1.ClaimActualLRPRe
 	if err := requireInstanceKey(req.GetInstanceKey()); err != nil {
 		return nil, err
 	}
-	err := s.serialize(req.GetProcessGuid(), func() (models.Result, error) {
+	err := s.serializeSlot(req.GetProcessGuid(), req.GetIndex(), func() (models.Result, error) {
 		return s.deps.LRPs.ClaimActualLRP(ctx, req.GetProcessGuid(), req.GetIndex(), req.GetInstanceKey())
 	})
 	if err != nil {
@@ -122,7 +122,7 @@ func (s *Server) StartActualLRP(ctx context.Context, req *bbsv1.StartActualLRPRe
 	if err := requireInstanceKey(req.GetInstanceKey()); err != nil {
 		return nil, err
 	}
-	err := s.serialize(req.GetKey().GetProcessGuid(), func() (models.Result, error) {
+	err := s.serializeSlot(req.GetKey().GetProcessGuid(), req.GetKey().GetIndex(), func() (models.Result, error) {
 		return s.deps.LRPs.StartActualLRP(ctx, lrps.StartRequest{
 			Key: req.GetKey(), InstanceKey: req.GetInstanceKey(), NetInfo: req.GetNetInfo(),
 			Routable: req.GetRoutable(), Zone: req.GetAvailabilityZone(),
@@ -142,7 +142,7 @@ func (s *Server) CrashActualLRP(ctx context.Context, req *bbsv1.CrashActualLRPRe
 	if err := requireInstanceKey(req.GetInstanceKey()); err != nil {
 		return nil, err
 	}
-	err := s.serialize(req.GetKey().GetProcessGuid(), func() (models.Result, error) {
+	err := s.serializeSlot(req.GetKey().GetProcessGuid(), req.GetKey().GetIndex(), func() (models.Result, error) {
 		return s.deps.LRPs.CrashActualLRP(ctx, req.GetKey(), req.GetInstanceKey(), req.GetErrorMessage())
 	})
 	if err != nil {
@@ -156,7 +156,7 @@ func (s *Server) FailActualLRP(ctx context.Context, req *bbsv1.FailActualLRPRequ
 	if err := requireKey(req.GetKey()); err != nil {
 		return nil, err
 	}
-	err := s.serialize(req.GetKey().GetProcessGuid(), func() (models.Result, error) {
+	err := s.serializeSlot(req.GetKey().GetProcessGuid(), req.GetKey().GetIndex(), func() (models.Result, error) {
 		return s.deps.LRPs.FailActualLRP(ctx, req.GetKey(), req.GetErrorMessage())
 	})
 	if err != nil {
@@ -174,7 +174,7 @@ func (s *Server) RemoveActualLRP(ctx context.Context, req *bbsv1.RemoveActualLRP
 	if models.EmptyInstanceKey(ik) {
 		ik = nil
 	}
-	err := s.serialize(req.GetProcessGuid(), func() (models.Result, error) {
+	err := s.serializeSlot(req.GetProcessGuid(), req.GetIndex(), func() (models.Result, error) {
 		return s.deps.LRPs.RemoveActualLRP(ctx, req.GetProcessGuid(), req.GetIndex(), ik)
 	})
 	if err != nil {
@@ -188,7 +188,7 @@ func (s *Server) RetireActualLRP(ctx context.Context, req *bbsv1.RetireActualLRP
 	if err := requireKey(req.GetKey()); err != nil {
 		return nil, err
 	}
-	err := s.serialize(req.GetKey().GetProcessGuid(), func() (models.Result, error) {
+	err := s.serializeSlot(req.GetKey().GetProcessGuid(), req.GetKey().GetIndex(), func() (models.Result, error) {
 		return s.deps.LRPs.RetireActualLRP(ctx, req.GetKey())
 	})
 	if err != nil {
@@ -206,7 +206,7 @@ func (s *Server) evacuate(key *bbsv1.ActualLRPKey, ik *bbsv1.ActualLRPInstanceKe
 		return false, err
 	}
 	var keep bool
-	err := s.serialize(key.GetProcessGuid(), func() (models.Result, error) {
+	err := s.serializeSlot(key.GetProcessGuid(), key.GetIndex(), func() (models.Result, error) {
 		k, r, err := f()
 		keep = k
 		return r, err

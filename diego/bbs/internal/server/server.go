@@ -3,9 +3,13 @@
 //
 // Every mutating call commits in its store and then hands the store's
 // models.Result to Effects, which publishes the events and sets off
-// auctions, stops and callbacks. Calls that change the same LRP (or task)
-// are serialised by a striped lock held across commit and publish, so the
-// events of one record always come out in the order the changes committed.
+// auctions, stops and callbacks. Calls that change the same record are
+// serialised by striped locks held across commit and publish, so the events
+// of one record always come out in the order the changes committed: a
+// change of one instance slot holds its LRP's stripe shared and the slot's
+// stripe exclusively; a change of a desired LRP (which may touch all its
+// instances) holds the LRP's stripe exclusively; a task change holds the
+// task's stripe.
 package server
 
 import (
@@ -13,6 +17,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -61,7 +66,8 @@ type Server struct {
 	deps    Deps
 	opts    Options
 	seed    maphash.Seed
-	stripes [256]sync.Mutex
+	stripes [256]sync.RWMutex // by LRP process guid, or "task/<guid>"
+	slots   [1024]sync.Mutex  // by "<process guid>/<index>"
 }
 
 // New returns a Server.
@@ -72,8 +78,10 @@ func New(opts Options, deps Deps) *Server {
 	return &Server{deps: deps, opts: opts, seed: maphash.MakeSeed()}
 }
 
-// serialize runs f holding the stripe of key, then applies f's Result while
-// still holding it. Errors come back as gRPC statuses.
+// serialize runs f holding key's stripe exclusively, then applies f's
+// Result while still holding it. Errors come back as gRPC statuses. Desired
+// LRP changes (which touch every instance of the LRP) and task changes use
+// it.
 func (s *Server) serialize(key string, f func() (models.Result, error)) error {
 	return toStatus(s.serializeRaw(key, f))
 }
@@ -83,6 +91,28 @@ func (s *Server) serializeRaw(key string, f func() (models.Result, error)) error
 	m := &s.stripes[maphash.String(s.seed, key)%uint64(len(s.stripes))]
 	m.Lock()
 	defer m.Unlock()
+	return s.apply(f)
+}
+
+// serializeSlot runs a change of one instance slot: it holds the LRP's
+// stripe shared (so it waits for desired LRP changes, but not for other
+// slots of the same LRP) and the slot's own stripe exclusively. Lock order:
+// LRP stripe, then slot stripe.
+func (s *Server) serializeSlot(guid string, index int32, f func() (models.Result, error)) error {
+	return toStatus(s.serializeSlotRaw(guid, index, f))
+}
+
+func (s *Server) serializeSlotRaw(guid string, index int32, f func() (models.Result, error)) error {
+	lrp := &s.stripes[maphash.String(s.seed, guid)%uint64(len(s.stripes))]
+	lrp.RLock()
+	defer lrp.RUnlock()
+	slot := &s.slots[maphash.String(s.seed, guid+"/"+strconv.Itoa(int(index)))%uint64(len(s.slots))]
+	slot.Lock()
+	defer slot.Unlock()
+	return s.apply(f)
+}
+
+func (s *Server) apply(f func() (models.Result, error)) error {
 	r, err := f()
 	if err != nil {
 		return err
