@@ -82,7 +82,7 @@ func startPlatform(t testing.TB, o platformOptions) *platform {
 
 	bcfg := bbs.Config{
 		GRPC:        p.serverTLS(p.bbsAddr),
-		Database:    pg.Config{DSN: dsn, MaxConns: 8},
+		Database:    pg.Config{DSN: dsn},
 		Auctioneer:  p.clientTLS(a.Addr()),
 		RepClient:   bbs.RepClientConfig{CertFile: p.certs.CertFile, KeyFile: p.certs.KeyFile, CAFile: p.certs.CAFile},
 		Registry:    cellregistry.Config{Bind: "127.0.0.1:0", Cluster: p.cluster},
@@ -193,8 +193,8 @@ func lrp(guid string, instances, memoryMB int32) *bbsv1.DesiredLRP {
 	}
 }
 
-// simConcurrentStarts is how many instances a simulated cell starts at
-// once.
+// simConcurrentStarts is how many BBS calls a simulated cell makes at once
+// (containers themselves are created in parallel).
 const simConcurrentStarts = 4
 
 // simCell answers the rep API like a rep whose containers start at once:
@@ -207,15 +207,18 @@ type simCell struct {
 	addr     string
 	stop     func() error // stops the rep server and the registry member
 
-	// starts bounds the instances the cell claims and starts at once, as a
-	// rep's container operations are bounded.
+	// starts bounds the cell's concurrent BBS calls.
 	starts chan struct{}
 
 	mu   sync.Mutex
 	lrps map[string]*repv1.LRPAllocation // "guid/index"
 	lat  *latencies
 
-	started atomic.Int64
+	// createTime is how long the simulated container takes from claim to
+	// healthy (0: no time at all).
+	createTime time.Duration
+
+	claimed, started atomic.Int64
 }
 
 type latencies struct {
@@ -283,11 +286,7 @@ func (r simRep) Perform(_ context.Context, req *repv1.PerformRequest) (*repv1.Pe
 	}
 	c.mu.Unlock()
 	for i, w := range accepted {
-		go func() {
-			c.starts <- struct{}{}
-			defer func() { <-c.starts }()
-			c.run(w, allocs[i])
-		}()
+		go c.run(w, allocs[i])
 	}
 	return resp, nil
 }
@@ -298,17 +297,23 @@ func (c *simCell) run(w *repv1.LRPWork, a *repv1.LRPAllocation) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ik := &bbsv1.ActualLRPInstanceKey{InstanceGuid: a.GetInstanceGuid(), CellId: c.id}
-	start := time.Now()
-	_, err := c.bbs.ClaimActualLRP(ctx, &bbsv1.ClaimActualLRPRequest{ProcessGuid: w.GetProcessGuid(), Index: w.GetIndex(), InstanceKey: ik})
-	c.lat.add(time.Since(start))
+	_, err := bbsCall(c, func() error {
+		_, err := c.bbs.ClaimActualLRP(ctx, &bbsv1.ClaimActualLRPRequest{ProcessGuid: w.GetProcessGuid(), Index: w.GetIndex(), InstanceKey: ik})
+		return err
+	})
 	if err == nil {
-		start = time.Now()
-		_, err = c.bbs.StartActualLRP(ctx, &bbsv1.StartActualLRPRequest{
-			Key:         &bbsv1.ActualLRPKey{ProcessGuid: w.GetProcessGuid(), Index: w.GetIndex(), Domain: w.GetDomain()},
-			InstanceKey: ik, Routable: true, AvailabilityZone: c.zone,
-			NetInfo: &bbsv1.ActualLRPNetInfo{Address: "127.0.0.1", Ports: []*bbsv1.PortMapping{{ContainerPort: 8080, HostPort: 61000}}},
+		c.claimed.Add(1)
+		if c.createTime > 0 {
+			time.Sleep(c.createTime) // the container being created and checked
+		}
+		_, err = bbsCall(c, func() error {
+			_, err := c.bbs.StartActualLRP(ctx, &bbsv1.StartActualLRPRequest{
+				Key:         &bbsv1.ActualLRPKey{ProcessGuid: w.GetProcessGuid(), Index: w.GetIndex(), Domain: w.GetDomain()},
+				InstanceKey: ik, Routable: true, AvailabilityZone: c.zone,
+				NetInfo: &bbsv1.ActualLRPNetInfo{Address: "127.0.0.1", Ports: []*bbsv1.PortMapping{{ContainerPort: 8080, HostPort: 61000}}},
+			})
+			return err
 		})
-		c.lat.add(time.Since(start))
 	}
 	if err != nil {
 		c.mu.Lock()
@@ -317,6 +322,18 @@ func (c *simCell) run(w *repv1.LRPWork, a *repv1.LRPAllocation) {
 		return
 	}
 	c.started.Add(1)
+}
+
+// bbsCall makes one BBS call within the cell's bound on concurrent calls,
+// and records its latency.
+func bbsCall(c *simCell, f func() error) (time.Duration, error) {
+	c.starts <- struct{}{}
+	defer func() { <-c.starts }()
+	t0 := time.Now()
+	err := f()
+	d := time.Since(t0)
+	c.lat.add(d)
+	return d, err
 }
 
 func (r simRep) StopLRPInstance(ctx context.Context, req *repv1.StopLRPInstanceRequest) (*repv1.StopLRPInstanceResponse, error) {
