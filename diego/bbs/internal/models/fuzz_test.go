@@ -14,8 +14,8 @@ func FuzzValidate(f *testing.F) {
 	seeds := []proto.Message{
 		&bbsv1.DesiredLRP{ProcessGuid: "web", Domain: "cf-apps", Instances: 2, RootFs: "preloaded:cflinuxfs4",
 			MemoryMb: 256, Ports: []uint32{8080}, Action: &bbsv1.RunAction{Path: "/tmp/lifecycle/launcher"},
-			Routes: map[string][]byte{"cf-router": []byte(`[{"hostnames":["a.example"],"port":8080}]`)},
-			Setup:  []*bbsv1.DownloadAction{{From: "https://blobstore/droplet", To: "/home/vcap", ChecksumAlgorithm: "sha256", ChecksumValue: "ab"}},
+			Routes:      map[string][]byte{"cf-router": []byte(`[{"hostnames":["a.example"],"port":8080}]`)},
+			Setup:       []*bbsv1.DownloadAction{{From: "https://blobstore/droplet", To: "/home/vcap", ChecksumAlgorithm: "sha256", ChecksumValue: "ab"}},
 			HealthCheck: &bbsv1.HealthCheckDefinition{Check: &bbsv1.Check{Type: bbsv1.HealthCheckType_HEALTH_CHECK_TYPE_HTTP, Endpoint: "/"}}},
 		&bbsv1.DesiredLRP{ProcessGuid: "../x", Instances: -1, RootFs: "nope", CpuWeight: 500, Ports: []uint32{0, 70000}},
 		&bbsv1.DesiredLRPUpdate{Instances: proto.Int32(3), Routes: map[string][]byte{"x": nil}, SetRoutes: true},
