@@ -126,7 +126,17 @@ func (b *BBS) campaign(ctx context.Context) error {
 		}
 		return err
 	}
-	parts, err := b.build(pool)
+	readCfg := b.cfg.Database
+	readCfg.MaxConns = b.cfg.ReadConns
+	readPool, err := pg.Connect(ctx, readCfg, b.logger)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer readPool.Close()
+	parts, err := b.build(pool, readPool)
 	if err != nil {
 		return err
 	}
@@ -150,11 +160,14 @@ type parts struct {
 	auction   *auctioneerClient
 }
 
-func (b *BBS) build(pool *pgxpool.Pool) (*parts, error) {
+func (b *BBS) build(pool, readPool *pgxpool.Pool) (*parts, error) {
 	cfg := b.cfg
 	p := &parts{}
-	p.lrps = lrps.New(pool, lrps.Options{StaleUnclaimedTimeout: cfg.Convergence.StaleUnclaimedAfter, Logger: b.logger.With("part", "lrps")})
+	p.lrps = lrps.New(pool, lrps.Options{
+		StaleUnclaimedTimeout: cfg.Convergence.StaleUnclaimedAfter, Logger: b.logger.With("part", "lrps"), ReadPool: readPool,
+	})
 	p.tasks = tasks.New(pool, tasks.Options{
+		ReadPool:             readPool,
 		MaxRetries:           cfg.Tasks.MaxRetries,
 		ExpirePendingAfter:   cfg.Tasks.ExpirePendingAfter,
 		KickInterval:         cfg.Tasks.KickInterval,

@@ -1,7 +1,6 @@
 package bbs
 
 import (
-	"runtime"
 	"time"
 
 	"github.com/anvilpaas/anvil/diego/bbs/internal/callbacks"
@@ -17,10 +16,17 @@ import (
 type Config struct {
 	// GRPC is the BBS API listener and its mutual TLS. Only the active BBS
 	// listens.
-	GRPC     rpc.ServerConfig `yaml:"grpc"`
-	Ops      ops.Config       `yaml:"ops"`
-	Logging  logging.Config   `yaml:"logging"`
-	Database pg.Config        `yaml:"database"`
+	GRPC    rpc.ServerConfig `yaml:"grpc"`
+	Ops     ops.Config       `yaml:"ops"`
+	Logging logging.Config   `yaml:"logging"`
+	// Database is the pool for changes; its max_conns defaults to pgx's
+	// (the larger of 4 and the CPUs), which BenchmarkPlace10k found
+	// fastest: more sessions than Postgres has cores only contend.
+	Database pg.Config `yaml:"database"`
+	// ReadConns is the size of a second pool for list and get queries
+	// (default 2), so that readers (Cloud Controller, route emitters) never
+	// queue behind a storm of claims and starts.
+	ReadConns int32 `yaml:"read_conns"`
 
 	// Auctioneer is where instances and tasks are sent for placement.
 	Auctioneer rpc.ClientConfig `yaml:"auctioneer"`
@@ -84,11 +90,8 @@ func (c *Config) Defaults() {
 		c.Ops.Listen = "127.0.0.1:8890"
 	}
 	c.Ops.Defaults()
-	if c.Database.MaxConns == 0 {
-		// Reps claim and start instances concurrently: pgx's default (four
-		// on small machines) queues them, while many more sessions than
-		// Postgres has cores only contend (measured with BenchmarkPlace10k).
-		c.Database.MaxConns = int32(max(8, 4*runtime.NumCPU()))
+	if c.ReadConns == 0 {
+		c.ReadConns = 2
 	}
 	c.Auctioneer.Defaults()
 	c.Registry.Defaults()
@@ -120,6 +123,9 @@ func (c *Config) Validate() error {
 	p.Add("ops", c.Ops.Validate())
 	p.Add("logging", c.Logging.Validate())
 	p.Require("database.dsn", c.Database.DSN)
+	if c.ReadConns < 0 {
+		p.Addf("read_conns %d is negative", c.ReadConns)
+	}
 	p.Add("auctioneer", c.Auctioneer.Validate())
 	p.Require("rep_client.cert_file", c.RepClient.CertFile)
 	p.Require("rep_client.key_file", c.RepClient.KeyFile)

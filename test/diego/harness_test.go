@@ -195,7 +195,7 @@ func lrp(guid string, instances, memoryMB int32) *bbsv1.DesiredLRP {
 
 // simConcurrentStarts is how many BBS calls a simulated cell makes at once
 // (containers themselves are created in parallel).
-const simConcurrentStarts = 4
+const simConcurrentStarts = 2
 
 // simCell answers the rep API like a rep whose containers start at once:
 // Perform reserves capacity, then claims and starts each instance in the

@@ -50,7 +50,7 @@ func (s *Store) ActualLRPs(ctx context.Context, f *bbsv1.ActualLRPFilter) ([]*bb
 	if len(conds) > 0 {
 		where = " WHERE " + strings.Join(conds, " AND ")
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+actualColumns+` FROM actual_lrps`+where+
+	rows, err := s.read.Query(ctx, `SELECT `+actualColumns+` FROM actual_lrps`+where+
 		` ORDER BY process_guid, instance_index, presence`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list actual lrps: %w", err)

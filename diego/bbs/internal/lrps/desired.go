@@ -297,7 +297,7 @@ func (s *Store) RemoveDesiredLRP(ctx context.Context, guid string) (models.Resul
 // DesiredLRP returns one desired LRP, or RESOURCE_NOT_FOUND.
 func (s *Store) DesiredLRP(ctx context.Context, guid string) (*bbsv1.DesiredLRP, error) {
 	var b []byte
-	err := s.pool.QueryRow(ctx, `SELECT run_info FROM desired_lrps WHERE process_guid = $1`, guid).Scan(&b)
+	err := s.read.QueryRow(ctx, `SELECT run_info FROM desired_lrps WHERE process_guid = $1`, guid).Scan(&b)
 	if isNoRows(err) {
 		return nil, errNotFound("desired lrp %q not found", guid)
 	}
@@ -331,7 +331,7 @@ func desiredWhere(f *bbsv1.DesiredLRPFilter) (string, []any) {
 // process guid.
 func (s *Store) DesiredLRPs(ctx context.Context, f *bbsv1.DesiredLRPFilter) ([]*bbsv1.DesiredLRP, error) {
 	where, args := desiredWhere(f)
-	rows, err := s.pool.Query(ctx, `SELECT run_info FROM desired_lrps`+where+` ORDER BY process_guid`, args...)
+	rows, err := s.read.Query(ctx, `SELECT run_info FROM desired_lrps`+where+` ORDER BY process_guid`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list desired lrps: %w", err)
 	}
@@ -359,7 +359,7 @@ func (s *Store) DesiredLRPs(ctx context.Context, f *bbsv1.DesiredLRPFilter) ([]*
 // never the stored actions.
 func (s *Store) SchedulingInfos(ctx context.Context, f *bbsv1.DesiredLRPFilter) ([]*bbsv1.DesiredLRPSchedulingInfo, error) {
 	where, args := desiredWhere(f)
-	rows, err := s.pool.Query(ctx, `SELECT `+schedulingColumns+` FROM desired_lrps`+where+` ORDER BY process_guid`, args...)
+	rows, err := s.read.Query(ctx, `SELECT `+schedulingColumns+` FROM desired_lrps`+where+` ORDER BY process_guid`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list scheduling infos: %w", err)
 	}

@@ -31,7 +31,7 @@ func (s *Store) UpsertDomain(ctx context.Context, domain string, ttl time.Durati
 
 // FreshDomains lists the domains that are fresh now, sorted.
 func (s *Store) FreshDomains(ctx context.Context) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT name FROM domains
+	rows, err := s.read.Query(ctx, `SELECT name FROM domains
 		WHERE expires_at IS NULL OR expires_at > $1 ORDER BY name`, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("fresh domains: %w", err)

@@ -39,6 +39,10 @@ type Options struct {
 	// Logger receives convergence's summary and skipped changes. Nil
 	// discards.
 	Logger *slog.Logger
+	// ReadPool, if set, serves the list and get queries, so that they never
+	// wait for a session behind a storm of writes. Nil means the store's
+	// pool.
+	ReadPool *pgxpool.Pool
 }
 
 // Store is the BBS's desired and actual LRP state in Postgres. It is safe
@@ -46,6 +50,7 @@ type Options struct {
 // rules.
 type Store struct {
 	pool    *pgxpool.Pool
+	read    *pgxpool.Pool // list and get queries
 	now     func() time.Time
 	restart models.RestartPolicy
 	stale   time.Duration
@@ -61,6 +66,7 @@ type Store struct {
 func New(pool *pgxpool.Pool, opts Options) *Store {
 	s := &Store{
 		pool:    pool,
+		read:    opts.ReadPool,
 		now:     opts.Clock,
 		restart: opts.Restart,
 		stale:   opts.StaleUnclaimedTimeout,
@@ -68,6 +74,9 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.read == nil {
+		s.read = pool
 	}
 	if s.restart == (models.RestartPolicy{}) {
 		s.restart = models.DefaultRestartPolicy()

@@ -48,6 +48,9 @@ type Options struct {
 	ExpireCompletedAfter time.Duration
 	// Logger receives convergence problems. nil discards them.
 	Logger *slog.Logger
+	// ReadPool, if set, serves Task and Tasks, so that they never wait for
+	// a session behind a storm of writes. Nil means the store's pool.
+	ReadPool *pgxpool.Pool
 }
 
 func (o Options) withDefaults() Options {
@@ -79,17 +82,22 @@ func (o Options) withDefaults() Options {
 // diego/bbs/internal/db.
 type Store struct {
 	pool *pgxpool.Pool
+	read *pgxpool.Pool // Task and Tasks
 	opts Options
 }
 
 // New returns a store on pool, which must have the BBS migrations applied.
 func New(pool *pgxpool.Pool, opts Options) *Store {
-	return &Store{pool: pool, opts: opts.withDefaults()}
+	read := opts.ReadPool
+	if read == nil {
+		read = pool
+	}
+	return &Store{pool: pool, read: read, opts: opts.withDefaults()}
 }
 
 // Task returns one task.
 func (s *Store) Task(ctx context.Context, guid string) (*bbsv1.Task, error) {
-	t, err := scanTask(s.pool.QueryRow(ctx, `SELECT `+columns+` FROM tasks WHERE guid = $1`, guid))
+	t, err := scanTask(s.read.QueryRow(ctx, `SELECT `+columns+` FROM tasks WHERE guid = $1`, guid))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound(guid)
 	}
@@ -160,7 +168,7 @@ func scanTask(row pgx.Row) (*bbsv1.Task, error) {
 // query runs a SELECT of columns and returns the tasks that decode and the
 // guids of those that do not.
 func (s *Store) query(ctx context.Context, q string, args ...any) (out []*bbsv1.Task, bad []string, err error) {
-	rows, err := s.pool.Query(ctx, q, args...)
+	rows, err := s.read.Query(ctx, q, args...)
 	if err != nil {
 		return nil, nil, err
 	}
