@@ -33,6 +33,7 @@ func Main(m *testing.M) {
 	mainCalled.Store(true)
 	m.Run()
 	stopShared()
+	stopContainerd()
 }
 
 func stopShared() {

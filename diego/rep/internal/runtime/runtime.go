@@ -99,6 +99,10 @@ type Tarball struct {
 }
 
 // PortMapping is a container port and where the cell exposes it.
+// Container.Ports lists one per ContainerSpec.Ports entry, in the same
+// order. The process must listen on ContainerPort: with host networking
+// (no translation) that is the allocated host port, equal to HostPort, not
+// the port the spec asked for.
 type PortMapping struct {
 	ContainerPort uint32
 	HostPort      uint32
