@@ -27,6 +27,25 @@ type Daemon struct {
 	Preflight func() error
 	// Render returns the daemon's config, marshalled to YAML as given.
 	Render func(env *Env) (any, error)
+
+	// System names a binary of the machine, looked up in PATH, that runs
+	// instead of BinDir/Name (containerd). Such a row starts only when the
+	// daemon named by With is built, and then its binary must exist.
+	System string
+	With   string
+	// RenderRaw, instead of Render, returns the config file's bytes as
+	// they are (containerd reads TOML); ConfigName names the file.
+	RenderRaw  func(env *Env) ([]byte, error)
+	ConfigName string
+	// Args are the daemon's arguments given its config file; default
+	// -config FILE.
+	Args func(configFile string) []string
+	// ReadyPath is the path polled on the ops port until it answers 200;
+	// default /readyz.
+	ReadyPath string
+	// Prepare runs before the config is rendered, to create what the
+	// daemon needs on disk (a stack directory).
+	Prepare func(env *Env) error
 }
 
 // Daemons is the platform's daemon table, in start order. Daemons whose
@@ -39,6 +58,8 @@ func Daemons() []Daemon {
 		cloudControllerDaemon(),
 		bbsDaemon(),
 		auctioneerDaemon(),
+		containerdDaemon(),
+		repDaemon(),
 	}
 }
 

@@ -261,7 +261,24 @@ func (l *Launcher) Run(ctx context.Context) (err error) {
 // startDaemon renders d's config and starts its supervised process. The
 // returned stop function stops it and waits until it has exited.
 func (l *Launcher) startDaemon(env *Env, d Daemon, bin string) (*process, func(), error) {
+	if d.Prepare != nil {
+		if err := d.Prepare(env); err != nil {
+			return nil, nil, fmt.Errorf("prepare: %w", err)
+		}
+	}
 	cfgPath := l.layout.configFile(d.Name)
+	if d.ConfigName != "" {
+		cfgPath = l.layout.path("config", d.ConfigName)
+	}
+	if d.RenderRaw != nil {
+		data, err := d.RenderRaw(env)
+		if err != nil {
+			return nil, nil, fmt.Errorf("render config: %w", err)
+		}
+		if err := writeFileAtomic(cfgPath, data, 0o600); err != nil {
+			return nil, nil, err
+		}
+	}
 	if d.Render != nil {
 		cfg, err := d.Render(env)
 		if err != nil {
@@ -278,8 +295,16 @@ func (l *Launcher) startDaemon(env *Env, d Daemon, bin string) (*process, func()
 	// A daemon left running by a launcher that was killed would hold its
 	// ports: stop it first.
 	killPidFile(l.layout.pidFile(d.Name))
-	p := newProcess(d.Name, bin, []string{"-config", cfgPath}, l.layout.logFile(d.Name), l.layout.pidFile(d.Name),
-		"http://"+env.Addr(d.Name, "ops")+"/readyz", l.opts.StopTimeout, l.logger)
+	args := []string{"-config", cfgPath}
+	if d.Args != nil {
+		args = d.Args(cfgPath)
+	}
+	readyPath := "/readyz"
+	if d.ReadyPath != "" {
+		readyPath = d.ReadyPath
+	}
+	p := newProcess(d.Name, bin, args, l.layout.logFile(d.Name), l.layout.pidFile(d.Name),
+		"http://"+env.Addr(d.Name, "ops")+readyPath, l.opts.StopTimeout, l.logger)
 	l.mu.Lock()
 	l.procs = append(l.procs, p)
 	l.mu.Unlock()
@@ -312,9 +337,23 @@ func (l *Launcher) preflight() (map[string]string, error) {
 		}
 	}
 	bins := map[string]string{}
+	built := func(name string) bool {
+		fi, err := os.Stat(filepath.Join(o.BinDir, name))
+		return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+	}
 	for _, d := range o.Daemons {
 		bin := filepath.Join(o.BinDir, d.Name)
-		if fi, err := os.Stat(bin); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		if d.System != "" {
+			if !built(d.With) {
+				continue
+			}
+			p, err := exec.LookPath(d.System)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s needs %s, which is not installed (apt-get install %s)", d.With, d.System, d.System))
+				continue
+			}
+			bin = p
+		} else if !built(d.Name) {
 			continue
 		}
 		bins[d.Name] = bin

@@ -297,6 +297,14 @@ func TestPreflight(t *testing.T) {
 			}}},
 			wantErr: []string{"rep: containerd socket not found at /x"},
 		},
+		{
+			name: "system binary missing for a built daemon",
+			opts: Options{StateDir: t.TempDir(), BinDir: binDir(t, "rep"), Daemons: []Daemon{
+				{Name: "containerd", System: "no-such-containerd-binary", With: "rep"},
+				{Name: "rep"},
+			}},
+			wantErr: []string{"rep needs no-such-containerd-binary, which is not installed (apt-get install no-such-containerd-binary)"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
