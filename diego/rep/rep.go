@@ -18,7 +18,7 @@ import (
 
 	bbsv1 "github.com/anvilpaas/anvil/api/bbs/v1"
 	repv1 "github.com/anvilpaas/anvil/api/rep/v1"
-	"github.com/anvilpaas/anvil/diego/rep/internal/bbsclient"
+	"github.com/anvilpaas/anvil/internal/bbsclient"
 	"github.com/anvilpaas/anvil/diego/rep/internal/capacity"
 	"github.com/anvilpaas/anvil/diego/rep/internal/containerd"
 	"github.com/anvilpaas/anvil/diego/rep/internal/download"

@@ -1,4 +1,6 @@
-// Package bbsclient dials the BBS for the rep. The connection is given
+// Package bbsclient dials the BBS for its clients (the rep, the
+// auctioneer; later the Cloud Controller and route emitter). The
+// connection is given
 // every BBS address (rpc.ClientConfig.Addresses); only the active BBS
 // listens and gRPC uses whichever accepts. Every unary call goes through a
 // retry interceptor: a call that finds no BBS serving it (the connection
@@ -8,9 +10,10 @@
 // transition) end the call at once, unchanged, so callers can inspect them
 // with bbsv1.ErrorTypeOf.
 //
-// Retrying is safe for the calls the rep makes: claims, starts and
-// evacuations repeat idempotently for the same instance key, and a repeated
-// crash, removal or completion fails with a typed error the rep ignores.
+// Retrying is safe for the calls the rep and auctioneer make: claims,
+// starts and evacuations repeat idempotently for the same instance key, a
+// repeated crash, removal or completion fails with a typed error the caller
+// ignores, and a repeated placement failure only rewrites the same error.
 package bbsclient
 
 import (
@@ -68,7 +71,8 @@ func retry(cfg Config) grpc.UnaryClientInterceptor {
 				return err
 			}
 		}
-		return err
+		// The status stays inspectable (status.Code, bbsv1.ErrorTypeOf).
+		return fmt.Errorf("no BBS served it in %d attempts: %w", cfg.Attempts, err)
 	}
 }
 
