@@ -18,7 +18,6 @@ import (
 
 	bbsv1 "github.com/anvilpaas/anvil/api/bbs/v1"
 	repv1 "github.com/anvilpaas/anvil/api/rep/v1"
-	"github.com/anvilpaas/anvil/internal/bbsclient"
 	"github.com/anvilpaas/anvil/diego/rep/internal/capacity"
 	"github.com/anvilpaas/anvil/diego/rep/internal/containerd"
 	"github.com/anvilpaas/anvil/diego/rep/internal/download"
@@ -26,6 +25,7 @@ import (
 	"github.com/anvilpaas/anvil/diego/rep/internal/logstream"
 	"github.com/anvilpaas/anvil/diego/rep/internal/runtime"
 	"github.com/anvilpaas/anvil/diego/rep/internal/server"
+	"github.com/anvilpaas/anvil/internal/bbsclient"
 	"github.com/anvilpaas/anvil/internal/cellregistry"
 	"github.com/anvilpaas/anvil/internal/ops"
 	"github.com/anvilpaas/anvil/internal/rpc"
