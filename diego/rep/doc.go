@@ -39,9 +39,9 @@
 // rpc.shutdown_timeout) and Run returns nil. The gRPC server keeps serving
 // during evacuation, so the BBS can still stop instances. If a listener
 // fails instead, Run returns its error without evacuating: containers are
-// left running for the next rep to recover. An ops endpoint to start
-// evacuation without stopping (Diego's POST /evacuate) does not exist yet:
-// the ops server has no way to add routes.
+// left running for the next rep to recover. POST /evacuate on the ops
+// listener (loopback by default) starts the same drain without a signal,
+// as Diego's rep admin endpoint does; Run returns once it is done.
 //
 // # Layout
 //

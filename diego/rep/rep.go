@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -96,6 +97,9 @@ type Rep struct {
 	http     *http.Client
 	ready    chan struct{}
 	started  atomic.Bool
+	// drain is closed by POST /evacuate on the ops listener.
+	drain     chan struct{}
+	drainOnce sync.Once
 }
 
 // New checks cfg, works out the capacity, loads the certificates and
@@ -114,7 +118,7 @@ func New(cfg Config, deps Deps) (*Rep, error) {
 	if reg == nil {
 		reg = ops.NewRegistry()
 	}
-	r := &Rep{cfg: cfg, logger: logger, reg: reg, deps: deps, rt: deps.Runtime, ready: make(chan struct{})}
+	r := &Rep{cfg: cfg, logger: logger, reg: reg, deps: deps, rt: deps.Runtime, ready: make(chan struct{}), drain: make(chan struct{})}
 	var err error
 	if r.capacity, err = resolveCapacity(cfg); err != nil {
 		return nil, fmt.Errorf("rep: %w", err)
@@ -135,6 +139,12 @@ func New(cfg Config, deps Deps) (*Rep, error) {
 	r.ops = ops.New(cfg.Ops, logger, reg)
 	r.ops.AddCheck("rpc", ops.ReadyCheck(r.rpc.Ready()))
 	r.ops.AddCheck("registry", ops.ReadyCheck(r.registry.Ready()))
+	// Diego's drain: evacuate, then stop, as on SIGTERM. The ops listener
+	// is for the cell's own operators (loopback by default).
+	r.ops.Handle("POST /evacuate", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		r.drainOnce.Do(func() { close(r.drain) })
+		w.WriteHeader(http.StatusAccepted)
+	}))
 	return r, nil
 }
 
@@ -218,6 +228,8 @@ func (r *Rep) Run(ctx context.Context) error {
 		case <-gctx.Done(): // a unit failed: leave the containers for the next rep
 			return nil
 		case <-ctx.Done():
+		case <-r.drain:
+			r.logger.Info("evacuation requested on the ops listener")
 		}
 		ex.Evacuate(inner)
 		stop()

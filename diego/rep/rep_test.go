@@ -3,6 +3,7 @@ package rep_test
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -144,6 +145,45 @@ func TestEvacuatesOnShutdown(t *testing.T) {
 	testenv.Eventually(t, timeout, func() error {
 		if _, ok := c.observer.Cell(c.cfg.CellID); ok {
 			return errors.New("cell still registered")
+		}
+		return nil
+	})
+}
+
+// TestEvacuateEndpoint: POST /evacuate on the ops listener drains the cell
+// as SIGTERM does, without the process being signalled.
+func TestEvacuateEndpoint(t *testing.T) {
+	t.Parallel()
+	opsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	c := newCell(t, cellOptions{tweak: func(cfg *rep.Config) {
+		// No replacement will run: the cell stops what is left after this.
+		cfg.Evacuation.Timeout = 2 * time.Second
+		cfg.Ops.Listen = opsAddr
+	}})
+	c.desire(webLRP("web", 1))
+	a := c.waitState("web", 0, bbsv1.ActualLRPState_ACTUAL_LRP_STATE_RUNNING)
+	resp, err := http.Post("http://"+opsAddr+"/evacuate", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST /evacuate = %d, want 202", resp.StatusCode)
+	}
+	testenv.Eventually(t, timeout, func() error {
+		if e := c.bbs.Evacuating("web", 0); e.GetInstanceKey().GetInstanceGuid() != a.GetInstanceKey().GetInstanceGuid() {
+			return fmt.Errorf("evacuating record %v", e)
+		}
+		return nil
+	})
+	state, err := c.client.State(ctxFor(t), &repv1.StateRequest{})
+	if err != nil || !state.GetEvacuating() {
+		t.Errorf("State = %v, %v; want evacuating", state, err)
+	}
+	// Then the rep stops by itself, as after SIGTERM.
+	testenv.Eventually(t, timeout, func() error {
+		if ids := c.rt.ids(); len(ids) != 0 {
+			return fmt.Errorf("containers left: %v", ids)
 		}
 		return nil
 	})

@@ -22,6 +22,7 @@ type Server struct {
 	cfg    Config
 	logger *slog.Logger
 	http   *httpserver.Server
+	mux    *http.ServeMux
 	checks *checker
 
 	started      atomic.Bool
@@ -46,6 +47,7 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) *Server {
 	}
 
 	mux := http.NewServeMux()
+	s.mux = mux
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		ErrorHandling: promhttp.ContinueOnError,
@@ -68,6 +70,11 @@ func New(cfg Config, logger *slog.Logger, reg *prometheus.Registry) *Server {
 	}, mux, logger)
 	return s
 }
+
+// Handle adds a daemon's own operations endpoint (the rep's POST
+// /evacuate), with http.ServeMux pattern syntax. It panics on a pattern
+// that clashes with one already registered.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // AddCheck registers a readiness check under name. It may be called before
 // or during Run. It panics if name is empty or already registered, or if
