@@ -46,6 +46,24 @@ func (r *recReg) Prune(now time.Time, threshold time.Duration) {
 	r.Registry.Prune(now, threshold)
 }
 
+func (r *recReg) pruneCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.prunes
+}
+
+// morePrunes waits until n more prune passes have run.
+func morePrunes(t *testing.T, r *recReg, n int) {
+	t.Helper()
+	want := r.pruneCount() + n
+	testenv.Eventually(t, 5*time.Second, func() error {
+		if got := r.pruneCount(); got < want {
+			return fmt.Errorf("%d prune passes, want %d", got, want)
+		}
+		return nil
+	})
+}
+
 func (r *recReg) suspendCalls() []bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -272,7 +290,7 @@ func TestPruneRemovesStaleEndpoints(t *testing.T) {
 	e.clock.Add(30 * time.Second)
 	e.publish(t, router.SubjectRegister, regMsg(t, "new.example.com", "10.0.0.2", 61001))
 	testenv.Eventually(t, 5*time.Second, routable(e.reg, "new.example.com", 1))
-	time.Sleep(50 * time.Millisecond) // several prunes: nothing is stale yet
+	morePrunes(t, e.reg, 3) // several prunes: nothing is stale yet
 	if err := routable(e.reg, "old.example.com", 1)(); err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +329,7 @@ func TestPruningSuspendedWhileNATSDown(t *testing.T) {
 	})
 	// Well past the threshold, with prunes ticking: the route is kept.
 	e.clock.Add(10 * time.Minute)
-	time.Sleep(100 * time.Millisecond)
+	morePrunes(t, e.reg, 3)
 	if err := routable(e.reg, "kept.example.com", 1)(); err != nil {
 		t.Fatalf("route pruned while NATS was down: %v", err)
 	}
