@@ -49,9 +49,17 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*nats.Conn, 
 	servers := redact(cfg.URL)
 	logger = logger.With("nats_servers", servers)
 
+	// The first connection is logged once, by whichever sees it first: the
+	// connect handler (which nats.go calls asynchronously, possibly after
+	// Connect returned) or Connect itself when the first try succeeded.
 	connected := make(chan struct{})
 	var once sync.Once
-	markConnected := func() { once.Do(func() { close(connected) }) }
+	markConnected := func(url string) {
+		once.Do(func() {
+			logger.Info("nats connected", "url", url)
+			close(connected)
+		})
+	}
 	var lastErr atomic.Pointer[error] // the latest failed attempt, for Connect's error
 
 	opts := []nats.Option{
@@ -60,8 +68,7 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*nats.Conn, 
 		nats.RetryOnFailedConnect(true),
 		nats.CustomReconnectDelay(reconnectDelay),
 		nats.ConnectHandler(func(nc *nats.Conn) {
-			logger.Info("nats connected", "url", nc.ConnectedUrlRedacted())
-			markConnected()
+			markConnected(nc.ConnectedUrlRedacted())
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
@@ -108,7 +115,7 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger) (*nats.Conn, 
 		return nil, fmt.Errorf("nats connect %s: %w", servers, err)
 	}
 	if nc.IsConnected() {
-		markConnected()
+		markConnected(nc.ConnectedUrlRedacted())
 	}
 	select {
 	case <-connected:
