@@ -2,7 +2,6 @@ package auctioneer
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,7 +20,6 @@ import (
 	"github.com/anvilpaas/anvil/diego/auctioneer/internal/server"
 	"github.com/anvilpaas/anvil/internal/cellregistry"
 	"github.com/anvilpaas/anvil/internal/ops"
-	"github.com/anvilpaas/anvil/internal/pki"
 	"github.com/anvilpaas/anvil/internal/rpc"
 	"github.com/anvilpaas/anvil/internal/runner"
 )
@@ -89,10 +87,10 @@ func New(cfg Config, deps Deps) (*Auctioneer, error) {
 		}
 		a.cells = a.registry
 	}
-	if a.bbsRPC, err = loadClientTLS(cfg.BBS.ClientConfig); err != nil {
+	if a.bbsRPC, err = rpc.LoadClientTLS(cfg.BBS.ClientConfig); err != nil {
 		return nil, fmt.Errorf("auctioneer: bbs: %w", err)
 	}
-	if a.repRPC, err = loadClientTLS(cfg.Rep.ClientConfig); err != nil {
+	if a.repRPC, err = rpc.LoadClientTLS(cfg.Rep.ClientConfig); err != nil {
 		return nil, fmt.Errorf("auctioneer: rep: %w", err)
 	}
 	if a.metrics, err = auction.NewMetrics(reg); err != nil {
@@ -206,22 +204,4 @@ func (a *Auctioneer) Run(ctx context.Context) error {
 		return fmt.Errorf("auctioneer: %w", err)
 	}
 	return nil
-}
-
-// loadClientTLS returns cfg with its certificate files read into cfg.TLS,
-// so they are read once at start rather than for every rep dialled.
-func loadClientTLS(cfg rpc.ClientConfig) (rpc.ClientConfig, error) {
-	if cfg.TLS != nil {
-		return cfg, nil
-	}
-	cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
-	if err != nil {
-		return cfg, fmt.Errorf("load client certificate: %w", err)
-	}
-	pool, err := pki.LoadPool(cfg.CAFile)
-	if err != nil {
-		return cfg, err
-	}
-	cfg.TLS = pki.ClientTLS(cert, pool, cfg.ServerName)
-	return cfg, nil
 }

@@ -45,6 +45,21 @@ func clientTLS(cfg *ClientConfig) (*tls.Config, error) {
 	return pki.ClientTLS(cert, pool, cfg.ServerName), nil
 }
 
+// LoadClientTLS returns cfg with its certificate files read into cfg.TLS,
+// for a caller that dials many servers with one client certificate (reps
+// by address) and should read the files once. cfg.TLS already set is kept.
+func LoadClientTLS(cfg ClientConfig) (ClientConfig, error) {
+	if cfg.TLS != nil {
+		return cfg, nil
+	}
+	t, err := clientTLS(&cfg)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.TLS = t
+	return cfg, nil
+}
+
 func withMinVersion(c *tls.Config) *tls.Config {
 	if c.MinVersion < tls.VersionTLS12 {
 		c.MinVersion = tls.VersionTLS12
