@@ -94,8 +94,10 @@ func Verify(keys []Key, method, path string, query url.Values, now time.Time) (t
 	if err != nil || secs < 0 || strconv.FormatInt(secs, 10) != exp {
 		return time.Time{}, fmt.Errorf("%w: expires %q is not a canonical Unix time", ErrSignatureMalformed, exp)
 	}
+	// Only the canonical encoding is accepted: the decoder skips newlines,
+	// so "AB\nCD" would otherwise pass as "ABCD".
 	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || len(got) != sha256.Size {
+	if err != nil || len(got) != sha256.Size || base64.RawURLEncoding.EncodeToString(got) != sig {
 		return time.Time{}, fmt.Errorf("%w: sig is not a base64url HMAC-SHA256", ErrSignatureMalformed)
 	}
 	if strings.ContainsAny(path, "\n\x00") || strings.ContainsAny(kid, "\n\x00") {
