@@ -44,11 +44,20 @@ type Config interface {
 
 // Main runs a daemon and returns its exit code: 0 after a clean shutdown,
 // 1 on a run error, 2 on bad flags or config.
-func Main(name string, cfg Config, args []string, run func(ctx context.Context, logger *slog.Logger) error) int {
-	return mainWith(name, cfg, args, os.Stdout, os.Stderr, run)
+func Main(name string, cfg Config, args []string, run func(ctx context.Context, logger *slog.Logger) error, opts ...Option) int {
+	return mainWith(name, cfg, args, os.Stdout, os.Stderr, run, opts...)
 }
 
-func mainWith(name string, cfg Config, args []string, stdout, stderr io.Writer, run func(ctx context.Context, logger *slog.Logger) error) int {
+// Option changes how Main runs a daemon.
+type Option func(*runner.SignalOptions)
+
+// USR1Drains makes SIGUSR1 shut the daemon down like SIGTERM (the
+// gorouter's drain signal, as in Cloud Foundry) instead of dumping stacks.
+func USR1Drains() Option {
+	return func(o *runner.SignalOptions) { o.USR1Terminates = true }
+}
+
+func mainWith(name string, cfg Config, args []string, stdout, stderr io.Writer, run func(ctx context.Context, logger *slog.Logger) error, opts ...Option) int {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "path of the YAML config file (required)")
@@ -74,11 +83,15 @@ func mainWith(name string, cfg Config, args []string, stdout, stderr io.Writer, 
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 2
 	}
-	ctx, stop := runner.Signals(context.Background(), runner.SignalOptions{
+	sigOpts := runner.SignalOptions{
 		Logger: logger.Logger,
 		Dump:   stderr,
 		Reload: func() { reloadLevel(*path, logger) },
-	})
+	}
+	for _, o := range opts {
+		o(&sigOpts)
+	}
+	ctx, stop := runner.Signals(context.Background(), sigOpts)
 	defer stop()
 	logger.Info("starting", "config", *path, "pid", os.Getpid())
 	if err := run(ctx, logger.Logger); err != nil && !errors.Is(err, context.Canceled) {

@@ -93,6 +93,10 @@ type SignalOptions struct {
 	Dump io.Writer
 	// Exit is called on the second terminating signal. Nil means os.Exit.
 	Exit func(code int)
+	// USR1Terminates makes SIGUSR1 cancel the context like SIGTERM instead
+	// of dumping stacks: the gorouter's drain signal, as in Cloud Foundry.
+	// SIGQUIT still dumps stacks (and exits), as in every Go program.
+	USR1Terminates bool
 }
 
 // Signals returns a context cancelled by the first SIGINT or SIGTERM, and a
@@ -118,8 +122,10 @@ func Signals(parent context.Context, opts SignalOptions) (context.Context, func(
 			case <-quit:
 				return
 			case s := <-ch:
-				switch s {
-				case syscall.SIGINT, syscall.SIGTERM:
+				terminate := s == syscall.SIGINT || s == syscall.SIGTERM ||
+					(s == syscall.SIGUSR1 && opts.USR1Terminates)
+				switch {
+				case terminate:
 					if terminating {
 						opts.Logger.Error("second signal, exiting now", "signal", s.String())
 						opts.Exit(1)
@@ -128,12 +134,12 @@ func Signals(parent context.Context, opts SignalOptions) (context.Context, func(
 					terminating = true
 					opts.Logger.Info("shutting down", "signal", s.String())
 					cancel(fmt.Errorf("received %s", s))
-				case syscall.SIGHUP:
+				case s == syscall.SIGHUP:
 					if opts.Reload != nil {
 						opts.Logger.Info("reloading", "signal", s.String())
 						opts.Reload()
 					}
-				case syscall.SIGUSR1:
+				case s == syscall.SIGUSR1:
 					opts.Logger.Info("dumping goroutine stacks", "signal", s.String())
 					_ = pprof.Lookup("goroutine").WriteTo(opts.Dump, 2)
 				}

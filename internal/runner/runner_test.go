@@ -145,6 +145,27 @@ func TestSignals(t *testing.T) {
 	}
 }
 
+// TestSignalsUSR1Terminates checks the gorouter's drain signal: SIGUSR1
+// cancels the context instead of dumping stacks. Not parallel (real
+// signals); it runs after TestSignals has released its handlers.
+func TestSignalsUSR1Terminates(t *testing.T) {
+	var dump syncBuffer
+	ctx, stop := Signals(context.Background(), SignalOptions{
+		Dump: &dump, Exit: func(int) {}, USR1Terminates: true,
+	})
+	defer stop()
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx.Done(), "context cancelled on SIGUSR1")
+	if !strings.Contains(context.Cause(ctx).Error(), "user defined signal 1") {
+		t.Errorf("cause %v, want it to name SIGUSR1", context.Cause(ctx))
+	}
+	if dump.String() != "" {
+		t.Errorf("stacks dumped on a terminating SIGUSR1")
+	}
+}
+
 func waitFor[T any](t *testing.T, ch <-chan T, what string) {
 	t.Helper()
 	select {

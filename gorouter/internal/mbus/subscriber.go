@@ -98,6 +98,7 @@ type Subscriber struct {
 	logger *slog.Logger
 	clock  func() time.Time
 	start  []byte // the router.start / router.greet reply payload
+	ready  chan struct{}
 
 	registered, unregistered, malformed, greeted, started, pruned atomic.Uint64
 
@@ -134,8 +135,13 @@ func New(cfg Config, deps Deps) *Subscriber {
 		logger: deps.Logger.With("component", "mbus"),
 		clock:  deps.Clock,
 		start:  start,
+		ready:  make(chan struct{}),
 	}
 }
+
+// Ready is closed once Run has subscribed (and, when connected, asked
+// every emitter to register with router.start).
+func (s *Subscriber) Ready() <-chan struct{} { return s.ready }
 
 // seconds rounds d up to whole seconds, at least 1.
 func seconds(d time.Duration) int {
@@ -224,6 +230,7 @@ func (s *Subscriber) Run(ctx context.Context) (err error) {
 	if !suspended {
 		s.publishStart()
 	} // else reconcile publishes it when the connection is back
+	close(s.ready)
 
 	prune := time.NewTicker(s.cfg.PruneInterval)
 	defer prune.Stop()

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -58,6 +60,19 @@ type Config struct {
 	// DialTimeout bounds connecting to a backend. Default 5s. Used only by
 	// the default transport.
 	DialTimeout time.Duration
+	// StickyCookies are the backend cookies that start a sticky session:
+	// when a response sets one, the router adds a __VCAP_ID__ cookie naming
+	// the instance. Default ["JSESSIONID"], as CF.
+	StickyCookies []string
+	// SecureCookies marks every __VCAP_ID__ cookie Secure (CF's
+	// secure_cookies), not only those of a Secure session cookie.
+	SecureCookies bool
+	// BackendTLS is the client TLS configuration for endpoints registered
+	// with a tls_port: its RootCAs verify their certificates (against the
+	// registration's server_cert_domain_san) and its Certificates, if any,
+	// are presented to them. Nil uses the system roots. Used only by the
+	// default transport.
+	BackendTLS *tls.Config
 }
 
 // Registry is what the proxy needs of the route table.
@@ -74,6 +89,10 @@ type Deps struct {
 	// failures as *net.OpError with Op "dial" (as *http.Transport does)
 	// for them to be retried. Default: NewTransport(cfg).
 	Transport http.RoundTripper
+	// Done, when set, is called once per request after the response has
+	// been written, with what the access log and metrics need. The record
+	// is not valid after Done returns.
+	Done func(*Record)
 }
 
 // Proxy is the gorouter's HTTP handler: it routes each request by Host and
@@ -83,25 +102,73 @@ type Proxy struct {
 	reg       Registry
 	logger    *slog.Logger
 	transport http.RoundTripper
+	done      func(*Record)
 	rp        *httputil.ReverseProxy
 }
 
 // NewTransport returns the keep-alive transport the proxy uses by default.
 // It ignores proxy environment variables and leaves compression to the
-// client and backend.
+// client and backend. TLS endpoints are verified against their
+// registration's server_cert_domain_san (see Config.BackendTLS); a failed
+// handshake is reported as a dial failure, so the request is retried on
+// another endpoint like a refused connection.
 func NewTransport(cfg Config) *http.Transport {
 	cfg = cfg.withDefaults()
+	dialer := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
+	base := cfg.BackendTLS
+	if base == nil {
+		base = &tls.Config{}
+	}
+	base = base.Clone()
+	base.MinVersion = max(base.MinVersion, tls.VersionTLS12)
+	base.NextProtos = nil // HTTP/1.1 to backends
 	return &http.Transport{
-		DialContext: (&net.Dialer{
-			Timeout:   cfg.DialTimeout,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
+		DialContext: dialer.DialContext,
+		DialTLSContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			// The address the transport asks for is tlsPoolHost's; the
+			// endpoint says where to go and what to verify.
+			e, ok := ctx.Value(endpointKey{}).(*registry.Endpoint)
+			if !ok {
+				return nil, errors.New("tls dial without an endpoint")
+			}
+			conn, err := dialer.DialContext(ctx, network, e.Addr)
+			if err != nil {
+				return nil, err
+			}
+			tc := base.Clone()
+			tc.ServerName, _, _ = net.SplitHostPort(e.Addr)
+			if e.ServerCertDomainSAN != "" {
+				tc.ServerName = e.ServerCertDomainSAN
+			}
+			c := tls.Client(conn, tc)
+			hctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
+			defer cancel()
+			if err := c.HandshakeContext(hctx); err != nil {
+				_ = conn.Close()
+				return nil, &net.OpError{Op: "dial", Net: network, Addr: conn.RemoteAddr(), Err: fmt.Errorf("tls handshake: %w", err)}
+			}
+			return c, nil
+		},
 		MaxIdleConns:          10000,
 		MaxIdleConnsPerHost:   100,
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true,
 	}
+}
+
+// endpointKey carries the endpoint of an attempt in its context, for the
+// TLS dialer.
+type endpointKey struct{}
+
+// tlsPoolHost is the URL host of a request to a TLS endpoint. The transport
+// keeps idle connections by URL host, so this names the address together
+// with the name its certificate was verified for: a connection verified
+// for one instance is never reused for another that later registers the
+// same address.
+func tlsPoolHost(e *registry.Endpoint) string {
+	_, port, _ := net.SplitHostPort(e.Addr)
+	return net.JoinHostPort(hex.EncodeToString([]byte(e.ServerCertDomainSAN+"\x00"+e.Addr))+".tls.invalid", port)
 }
 
 func (c Config) withDefaults() Config {
@@ -113,6 +180,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = defaultDialTimeout
+	}
+	if c.StickyCookies == nil {
+		c.StickyCookies = []string{"JSESSIONID"}
 	}
 	return c
 }
@@ -131,11 +201,13 @@ func New(cfg Config, deps Deps) *Proxy {
 		reg:       deps.Registry,
 		logger:    deps.Logger.With("component", "proxy"),
 		transport: deps.Transport,
+		done:      deps.Done,
 	}
 	p.rp = &httputil.ReverseProxy{
-		Rewrite:      p.rewrite,
-		Transport:    roundTripperFunc(p.roundTrip),
-		ErrorHandler: p.errorHandler,
+		Rewrite:        p.rewrite,
+		Transport:      roundTripperFunc(p.roundTrip),
+		ErrorHandler:   p.errorHandler,
+		ModifyResponse: p.modifyResponse,
 		// With 0, ReverseProxy buffers ordinary responses but flushes
 		// streaming ones (ContentLength -1, text/event-stream) after
 		// every write, as FlushInterval -1 would.
@@ -146,13 +218,22 @@ func New(cfg Config, deps Deps) *Proxy {
 
 // reqState is one request's routing state, carried in its context.
 type reqState struct {
-	start  time.Time
-	pool   *registry.Pool // nil when pinned
-	pinned *registry.Endpoint
+	start     time.Time
+	requestID string
+	pool      *registry.Pool // nil when pinned
+	pinned    *registry.Endpoint
+	// sticky is the endpoint named by the request's __VCAP_ID__ cookie,
+	// tried first; stickyID is the cookie's value.
+	sticky   *registry.Endpoint
+	stickyID string
 
-	mu      sync.Mutex
-	lease   *registry.Lease
-	cancels []context.CancelFunc
+	routerError string
+
+	mu          sync.Mutex
+	lease       *registry.Lease
+	endpoint    *registry.Endpoint // the endpoint that answered
+	backendTime time.Duration      // until its response headers
+	cancels     []context.CancelFunc
 }
 
 func (s *reqState) done() {
@@ -176,20 +257,43 @@ var appInstanceRE = regexp.MustCompile(`^[\da-f]{8}-([\da-f]{4}-){3}[\da-f]{12}:
 // ServeHTTP implements http.Handler.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := &reqState{start: time.Now()}
+	rw := &recordingWriter{ResponseWriter: w}
+	var body *countingBody
+	if r.Body != nil && r.Body != http.NoBody {
+		body = &countingBody{ReadCloser: r.Body}
+		r.Body = body
+	}
+	st.requestID = r.Header.Get(HeaderVcapRequestID)
+	if st.requestID == "" || len(st.requestID) > maxRequestIDLen {
+		st.requestID = uuid.NewString()
+		r.Header.Set(HeaderVcapRequestID, st.requestID)
+	}
+	p.serve(rw, r, st)
+	st.done()
+	if p.done != nil {
+		p.finish(rw, r, body, st)
+	}
+}
+
+// maxRequestIDLen bounds a client-supplied X-Vcap-Request-Id; a longer one
+// is replaced.
+const maxRequestIDLen = 256
+
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, st *reqState) {
 	if r.Host == "" {
-		writeError(w, http.StatusBadRequest, ErrEmptyHost, "Request had empty Host header")
+		p.fail(w, st, http.StatusBadRequest, ErrEmptyHost, "Request had empty Host header")
 		return
 	}
 	pool := p.reg.Lookup(r.Host, r.URL.Path)
 	if pool == nil {
 		// CF lets clients cache a 404 briefly.
 		w.Header().Set("Cache-Control", "public,max-age=2")
-		writeError(w, http.StatusNotFound, ErrUnknownRoute, fmt.Sprintf("Requested route ('%s') does not exist.", r.Host))
+		p.fail(w, st, http.StatusNotFound, ErrUnknownRoute, fmt.Sprintf("Requested route ('%s') does not exist.", r.Host))
 		return
 	}
 	if hv := r.Header.Get(HeaderAppInstance); hv != "" {
 		if !appInstanceRE.MatchString(hv) {
-			writeError(w, http.StatusBadRequest, ErrInvalidAppInstance, "Invalid X-CF-App-Instance Header")
+			p.fail(w, st, http.StatusBadRequest, ErrInvalidAppInstance, "Invalid X-CF-App-Instance Header")
 			return
 		}
 		guid, idx, _ := strings.Cut(hv, ":")
@@ -201,20 +305,29 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if st.pinned == nil {
 			// As CF: 400, with the unknown_route error.
-			writeError(w, http.StatusBadRequest, ErrUnknownRoute,
+			p.fail(w, st, http.StatusBadRequest, ErrUnknownRoute,
 				fmt.Sprintf("Requested instance ('%s') with guid ('%s') does not exist for route ('%s')", idx, guid, r.Host))
 			return
 		}
 	} else {
 		if pool.Len() == 0 {
-			writeError(w, http.StatusServiceUnavailable, ErrNoEndpoints,
+			p.fail(w, st, http.StatusServiceUnavailable, ErrNoEndpoints,
 				fmt.Sprintf("Requested route ('%s') has no available endpoints.", r.Host))
 			return
 		}
-		st.pool = pool
+		if c, err := r.Cookie(VcapCookie); err == nil {
+			st.stickyID = c.Value
+			st.sticky = pool.Find(c.Value)
+		}
 	}
-	defer st.done()
+	st.pool = pool
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+}
+
+// fail answers with one of CF's router errors.
+func (p *Proxy) fail(w http.ResponseWriter, st *reqState, code int, routerErr, msg string) {
+	st.routerError = routerErr
+	writeError(w, code, routerErr, msg)
 }
 
 // rewrite sets the headers that do not depend on the endpoint; the
@@ -241,9 +354,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		h.Set(headerForwardedProto, "http")
 	}
 	h.Set(HeaderRequestStart, strconv.FormatInt(st.start.UnixMilli(), 10))
-	if h.Get(HeaderVcapRequestID) == "" {
-		h.Set(HeaderVcapRequestID, uuid.NewString())
-	}
+	h.Set(HeaderVcapRequestID, st.requestID)
 }
 
 var (
@@ -274,16 +385,17 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 			break
 		}
 		tried = append(tried, e)
+		sent := time.Now()
 		resp, err := p.attempt(st, req, e)
 		if err == nil {
 			st.mu.Lock()
 			st.lease = lease
+			st.endpoint = e
+			st.backendTime = time.Since(sent)
 			st.mu.Unlock()
 			return resp, nil
 		}
-		if lease != nil {
-			lease.Release()
-		}
+		lease.Release()
 		lastErr = err
 		if !isDialError(err) || !retryable || (body != nil && body.read.Load()) || req.Context().Err() != nil {
 			break
@@ -299,14 +411,18 @@ func (p *Proxy) roundTrip(req *http.Request) (*http.Response, error) {
 	return nil, fmt.Errorf("%w: %w", errEndpoint, lastErr)
 }
 
-// pick returns the next endpoint not yet tried, with its lease (nil for a
-// pinned endpoint), or nil when there is none.
+// pick returns the next endpoint not yet tried, with its lease, or nil
+// when there is none. A pinned request has one endpoint; a sticky one
+// tries its instance first, then balances as usual.
 func (p *Proxy) pick(st *reqState, tried []*registry.Endpoint) (*registry.Endpoint, *registry.Lease) {
 	if st.pinned != nil {
 		if len(tried) > 0 {
 			return nil, nil
 		}
-		return st.pinned, nil
+		return st.pinned, st.pool.Lease(st.pinned)
+	}
+	if st.sticky != nil && len(tried) == 0 {
+		return st.sticky, st.pool.Lease(st.sticky)
 	}
 	for range max(st.pool.Len(), 1) {
 		lease, ok := st.pool.Pick(nil)
@@ -332,7 +448,7 @@ func triedAddr(tried []*registry.Endpoint, addr string) bool {
 
 // attempt sends req to e, bounding the wait for response headers.
 func (p *Proxy) attempt(st *reqState, req *http.Request, e *registry.Endpoint) (*http.Response, error) {
-	ctx, cancel := context.WithCancelCause(req.Context())
+	ctx, cancel := context.WithCancelCause(context.WithValue(req.Context(), endpointKey{}, e))
 	timer := time.AfterFunc(p.cfg.ResponseTimeout, func() { cancel(errResponseTimeout) })
 
 	out := req.WithContext(ctx)
@@ -340,6 +456,7 @@ func (p *Proxy) attempt(st *reqState, req *http.Request, e *registry.Endpoint) (
 	u.Host = e.Addr
 	if e.TLS {
 		u.Scheme = "https"
+		u.Host = tlsPoolHost(e)
 	}
 	out.URL = &u
 	h := out.Header
@@ -364,17 +481,18 @@ func (p *Proxy) attempt(st *reqState, req *http.Request, e *registry.Endpoint) (
 }
 
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	st := r.Context().Value(stateKey{}).(*reqState)
 	switch {
 	case errors.Is(err, errResponseTimeout):
 		p.logger.Warn("backend timeout", "host", r.Host, "path", r.URL.Path, "err", err)
-		writeError(w, http.StatusGatewayTimeout, ErrEndpointFailure, "504 Gateway Timeout: backend did not respond in time")
+		p.fail(w, st, http.StatusGatewayTimeout, ErrEndpointFailure, "504 Gateway Timeout: backend did not respond in time")
 	case r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
 		p.logger.Debug("client gone", "host", r.Host, "err", err)
 		w.WriteHeader(499)
 	default:
 		p.logger.Warn("endpoint failure", "host", r.Host, "path", r.URL.Path, "err", err)
-		writeError(w, http.StatusBadGateway, ErrEndpointFailure, "502 Bad Gateway: Registered endpoint failed to handle the request.")
+		p.fail(w, st, http.StatusBadGateway, ErrEndpointFailure, "502 Bad Gateway: Registered endpoint failed to handle the request.")
 	}
 }
 

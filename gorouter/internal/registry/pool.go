@@ -219,6 +219,29 @@ func (p *Pool) Pick(h http.Header) (*Lease, bool) {
 	return &Lease{Endpoint: e}, true
 }
 
+// Lease leases e, an endpoint taken from this pool (a request pinned to an
+// instance, or a sticky session), so that least-connection balancing counts
+// it like any other request.
+func (p *Pool) Lease(e *Endpoint) *Lease {
+	e.inflight.Add(1)
+	return &Lease{Endpoint: e}
+}
+
+// Find returns the endpoint whose private instance id is id, if any.
+func (p *Pool) Find(id string) *Endpoint {
+	if id == "" {
+		return nil
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	for _, e := range p.endpoints {
+		if e.PrivateInstanceID == id {
+			return e
+		}
+	}
+	return nil
+}
+
 // pick runs under p.mu (read).
 func (p *Pool) pick(h http.Header) *Endpoint {
 	n := len(p.endpoints)

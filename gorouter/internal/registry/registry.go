@@ -220,6 +220,22 @@ func (r *Registry) Routes() map[string][]EndpointInfo {
 	return out
 }
 
+// Counts returns the number of routes and of endpoints in the table (an
+// endpoint serving several routes counts once per route).
+func (r *Registry) Counts() (routes, endpoints int) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, table := range []map[string]*hostRoutes{r.exact, r.wild} {
+		for _, hr := range table {
+			routes += len(hr.routes)
+			for _, rt := range hr.routes {
+				endpoints += rt.pool.Len()
+			}
+		}
+	}
+	return routes, endpoints
+}
+
 // splitURI splits a registered URI into its normalized host (without the
 // "*." of a wildcard) and path.
 func splitURI(uri string) (host, path string, wildcard bool) {
