@@ -49,7 +49,7 @@ func (l *rtrLogs) all() []string {
 }
 
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	pub     *nats.Conn
 	r       *gorouter.Router
 	logs    *rtrLogs
@@ -62,7 +62,7 @@ type env struct {
 
 // start runs a router on 127.0.0.1 against a fresh embedded NATS. mod may
 // change the config first.
-func start(t *testing.T, mod func(*gorouter.Config)) *env {
+func start(t testing.TB, mod func(*gorouter.Config)) *env {
 	t.Helper()
 	srv := testenv.NATS(t)
 	cfg := gorouter.Config{
@@ -130,7 +130,7 @@ func (e *env) publish(subject string, msg router.RegistryMessage) {
 	}
 }
 
-func regMsg(t *testing.T, addr, host string, index int) router.RegistryMessage {
+func regMsg(t testing.TB, addr, host string, index int) router.RegistryMessage {
 	t.Helper()
 	h, p, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(p)
@@ -139,7 +139,7 @@ func regMsg(t *testing.T, addr, host string, index int) router.RegistryMessage {
 }
 
 // get sends a GET for host through base and returns status and body.
-func get(t *testing.T, client *http.Client, base, host, path string) (int, string) {
+func get(t testing.TB, client *http.Client, base, host, path string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", base+path, nil)
 	req.Host = host
@@ -152,7 +152,7 @@ func get(t *testing.T, client *http.Client, base, host, path string) (int, strin
 	return resp.StatusCode, string(b)
 }
 
-func backend(t *testing.T, h http.HandlerFunc) *httptest.Server {
+func backend(t testing.TB, h http.HandlerFunc) *httptest.Server {
 	s := httptest.NewServer(h)
 	t.Cleanup(s.Close)
 	return s

@@ -60,6 +60,7 @@ func Daemons() []Daemon {
 		auctioneerDaemon(),
 		containerdDaemon(),
 		repDaemon(),
+		gorouterDaemon(),
 	}
 }
 
