@@ -30,6 +30,11 @@ type Config struct {
 	// published at /token_keys. ActiveKeyID signs new tokens.
 	SigningKeys []SigningKey `yaml:"signing_keys"`
 	ActiveKeyID string       `yaml:"active_key_id"`
+	// SigningEngine is the RSA implementation that signs tokens: "auto"
+	// (the default: the system's OpenSSL when libcrypto.so.3 loads, Go's
+	// crypto/rsa otherwise), "openssl" (required) or "go". Both make
+	// byte-identical signatures; OpenSSL's are about 4× cheaper.
+	SigningEngine string `yaml:"signing_engine"`
 
 	// BcryptCost is the cost of new password and secret hashes.
 	BcryptCost int `yaml:"bcrypt_cost"`
@@ -151,6 +156,11 @@ func (c *Config) Defaults() {
 func (c *Config) Validate() error {
 	var p config.Problems
 	p.Require("listen", c.Listen)
+	switch c.SigningEngine {
+	case "", "auto", "openssl", "go":
+	default:
+		p.Addf("signing_engine %q: want auto, openssl or go", c.SigningEngine)
+	}
 	p.Require("url", c.URL)
 	for name, v := range map[string]string{"url": c.URL, "login_url": c.LoginURL} {
 		if v == "" {

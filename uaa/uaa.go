@@ -83,10 +83,11 @@ func New(cfg Config, logger *slog.Logger) (*UAA, error) {
 		}
 		ks = append(ks, keys.Key{ID: k.ID, PEM: data})
 	}
-	set, err := keys.Load(ks, cfg.ActiveKeyID)
+	set, err := keys.Load(ks, cfg.ActiveKeyID, cfg.SigningEngine)
 	if err != nil {
 		return nil, fmt.Errorf("uaa: %w", err)
 	}
+	logger.Info("token signing", "engine", set.Engine(), "active_key_id", set.ActiveID())
 	u := &UAA{cfg: cfg, logger: logger, keys: set, ready: make(chan struct{})}
 	u.ops = ops.New(cfg.Ops, logger, ops.NewRegistry())
 	u.ops.AddCheck("api", func(ctx context.Context) error {

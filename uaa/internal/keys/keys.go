@@ -9,6 +9,8 @@ package keys
 
 import (
 	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -29,6 +31,8 @@ type Key struct {
 type Set struct {
 	active   string
 	private  map[string]*rsa.PrivateKey
+	signers  map[string]signer
+	engine   string
 	jwks     apiuaa.JWKSet
 	activeJW apiuaa.JWK
 }
@@ -36,8 +40,10 @@ type Set struct {
 // MinBits is the smallest RSA modulus accepted.
 const MinBits = 2048
 
-// Load parses keys and picks the active one.
-func Load(keys []Key, activeID string) (*Set, error) {
+// Load parses keys and picks the active one. engine chooses the RSA
+// implementation that signs (EngineAuto, EngineOpenSSL, EngineGo; ""
+// means auto).
+func Load(keys []Key, activeID, engine string) (*Set, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("keys: no signing keys")
 	}
@@ -62,6 +68,10 @@ func Load(keys []Key, activeID string) (*Set, error) {
 	}
 	if _, ok := s.private[activeID]; !ok {
 		return nil, fmt.Errorf("keys: active key %q is not among the signing keys", activeID)
+	}
+	var err error
+	if s.signers, s.engine, err = newSigners(s.private, engine); err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
 	}
 	return s, nil
 }
@@ -103,12 +113,20 @@ func parseRSA(data []byte) (*rsa.PrivateKey, error) {
 func (s *Set) Sign(claims jwt.Claims) (string, error) {
 	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
 	t.Header["kid"] = s.active
-	out, err := t.SignedString(s.private[s.active])
+	input, err := t.SigningString()
 	if err != nil {
 		return "", fmt.Errorf("keys: sign: %w", err)
 	}
-	return out, nil
+	digest := sha256.Sum256([]byte(input))
+	sig, err := s.signers[s.active].sign(digest[:])
+	if err != nil {
+		return "", fmt.Errorf("keys: sign: %w", err)
+	}
+	return input + "." + base64.RawURLEncoding.EncodeToString(sig), nil
 }
+
+// Engine names the RSA implementation that signs, for the start-up log.
+func (s *Set) Engine() string { return s.engine }
 
 // ActiveID returns the id of the signing key.
 func (s *Set) ActiveID() string { return s.active }

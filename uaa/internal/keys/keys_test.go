@@ -57,7 +57,7 @@ func TestLoad(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s, err := Load(tt.keys, tt.active)
+			s, err := Load(tt.keys, tt.active, EngineAuto)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Load = %v, want error containing %q", err, tt.wantErr)
@@ -76,7 +76,7 @@ func TestLoad(t *testing.T) {
 
 func TestSign(t *testing.T) {
 	t.Parallel()
-	s, err := Load([]Key{{ID: "k1", PEM: pkcs1(testKey())}}, "k1")
+	s, err := Load([]Key{{ID: "k1", PEM: pkcs1(testKey())}}, "k1", EngineAuto)
 	if err != nil {
 		t.Fatal(err)
 	}
