@@ -10,8 +10,8 @@ package keys
 import (
 	"crypto/rsa"
 	"crypto/sha256"
-	"encoding/base64"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
