@@ -24,8 +24,18 @@ help: ## Show this help
 build: ## Build every daemon and the anvil CLI into bin/
 	$(GO) build -o $(BIN)/ ./cmd/...
 
+.PHONY: lifecycle
+lifecycle: ## Build the static lifecycle programs (builder, launcher) into bin/lifecycle/
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/lifecycle/ ./diego/lifecycle/cmd/builder ./diego/lifecycle/cmd/launcher
+
+.PHONY: buildpacks
+buildpacks: ## Build the system buildpack zips into bin/buildpacks/
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/buildpacks/.staticfile-server ./buildpacks/staticfile/server
+	$(GO) run ./diego/lifecycle/cmd/buildpackzip -dir buildpacks/binary -o $(BIN)/buildpacks/binary_buildpack.zip
+	$(GO) run ./diego/lifecycle/cmd/buildpackzip -dir buildpacks/staticfile -o $(BIN)/buildpacks/staticfile_buildpack.zip -add lib/staticfile-server=$(BIN)/buildpacks/.staticfile-server
+
 .PHONY: dev
-dev: build ## Build, then start the whole platform locally in the background (anvil dev up --detach)
+dev: build lifecycle buildpacks ## Build, then start the whole platform locally in the background (anvil dev up --detach)
 	$(BIN)/anvil dev up --detach --state-dir $(STATE_DIR) --bin-dir $(BIN)
 
 .PHONY: down

@@ -1,0 +1,2 @@
+export ORDER="$ORDER:app"
+export APP_PROFILE=yes
