@@ -62,7 +62,7 @@ func renderRep(env *Env) (any, error) {
 		return nil, err
 	}
 	data := env.DataDir("rep")
-	return map[string]any{
+	cfg := map[string]any{
 		"rpc":      listen,
 		"ops":      map[string]any{"listen": env.Addr("rep", "ops")},
 		"logging":  map[string]any{"level": env.LogLevel()},
@@ -81,5 +81,13 @@ func renderRep(env *Env) (any, error) {
 			"host_ip":   "127.0.0.1",
 			"network":   map[string]any{"mode": "host"},
 		},
-	}, nil
+	}
+	// The lifecycle programs (make lifecycle), mounted into every
+	// container at /tmp/lifecycle.
+	if dir, err := filepath.Abs(filepath.Join(env.opts.BinDir, "lifecycle")); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, "launcher")); err == nil {
+			cfg["lifecycle_dir"] = dir
+		}
+	}
+	return cfg, nil
 }
