@@ -208,6 +208,7 @@ func New(cfg Config, deps Deps) *Proxy {
 		Transport:      roundTripperFunc(p.roundTrip),
 		ErrorHandler:   p.errorHandler,
 		ModifyResponse: p.modifyResponse,
+		BufferPool:     bufferPool{},
 		// With 0, ReverseProxy buffers ordinary responses but flushes
 		// streaming ones (ContentLength -1, text/event-stream) after
 		// every write, as FlushInterval -1 would.
@@ -530,6 +531,15 @@ func (b *trackedBody) Read(p []byte) (int, error) {
 }
 
 func (b *trackedBody) Close() error { return nil }
+
+// bufferPool reuses the 32 KiB buffers the reverse proxy copies response
+// bodies through; without it every request allocates one.
+type bufferPool struct{}
+
+var copyBuffers = sync.Pool{New: func() any { return make([]byte, 32<<10) }}
+
+func (bufferPool) Get() []byte  { return copyBuffers.Get().([]byte) }
+func (bufferPool) Put(b []byte) { copyBuffers.Put(b) }
 
 type roundTripperFunc func(*http.Request) (*http.Response, error)
 
