@@ -180,20 +180,15 @@ func (s *Subscriber) Run(ctx context.Context) (err error) {
 			}
 		}
 	}()
-	for _, h := range []struct {
-		subject string
-		handle  nats.MsgHandler
-	}{
-		{router.SubjectRegister, s.onRegister},
-		{router.SubjectUnregister, s.onUnregister},
-		{router.SubjectGreet, s.onGreet},
-	} {
-		sub, err := s.nc.Subscribe(h.subject, h.handle)
-		if err != nil {
-			return fmt.Errorf("mbus: subscribe %s: %w", h.subject, err)
-		}
-		subs = append(subs, sub)
+	// One subscription for every subject: NATS delivers each
+	// subscription's messages on its own goroutine, so with one per
+	// subject an unregister could overtake the register published just
+	// before it. Greets are answered from the same loop; they are rare.
+	sub, err := s.nc.Subscribe("router.*", s.onMessage)
+	if err != nil {
+		return fmt.Errorf("mbus: subscribe router.*: %w", err)
 	}
+	subs = append(subs, sub)
 
 	// suspended mirrors what was last passed to SuspendPruning.
 	suspended := false
@@ -278,6 +273,19 @@ func (s *Subscriber) onRegister(m *nats.Msg) {
 	}
 	s.reg.Register(msg, s.clock())
 	s.registered.Add(1)
+}
+
+// onMessage dispatches by subject; router.start (ours and other routers')
+// and unknown subjects are ignored.
+func (s *Subscriber) onMessage(m *nats.Msg) {
+	switch m.Subject {
+	case router.SubjectRegister:
+		s.onRegister(m)
+	case router.SubjectUnregister:
+		s.onUnregister(m)
+	case router.SubjectGreet:
+		s.onGreet(m)
+	}
 }
 
 func (s *Subscriber) onUnregister(m *nats.Msg) {

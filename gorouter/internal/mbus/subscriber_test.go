@@ -196,6 +196,29 @@ func TestRegisterAndUnregister(t *testing.T) {
 	}
 }
 
+// TestRegisterUnregisterKeepOrder publishes register/unregister pairs back
+// to back: each unregister must be applied after its register, or the
+// endpoint would stay routable (NATS only orders messages within one
+// subscription).
+func TestRegisterUnregisterKeepOrder(t *testing.T) {
+	e := start(t, mbus.Config{ID: "r1"}, nil, nil)
+	const n = 2000
+	for i := range n {
+		host := fmt.Sprintf("10.1.%d.%d", i/250, i%250)
+		e.publish(t, router.SubjectRegister, regMsg(t, "order.example.com", host, 61001))
+		e.publish(t, router.SubjectUnregister, regMsg(t, "order.example.com", host, 61001))
+	}
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if st := e.sub.Stats(); st.Registered != n || st.Unregistered != n {
+			return fmt.Errorf("stats %+v, want %d of each", st, n)
+		}
+		return nil
+	})
+	if p := e.reg.Lookup("order.example.com", "/"); p != nil && p.Len() != 0 {
+		t.Fatalf("%d endpoints still routable after their unregister", p.Len())
+	}
+}
+
 func TestMalformedMessagesAreCountedAndSkipped(t *testing.T) {
 	rec := testenv.NewLogRecorder(t)
 	e := start(t, mbus.Config{ID: "r1", MalformedLogInterval: time.Hour}, rec.Logger(), nil)
