@@ -7,6 +7,7 @@ import (
 
 	"github.com/anvilpaas/anvil/api/router"
 	"github.com/anvilpaas/anvil/internal/config"
+	"github.com/anvilpaas/anvil/internal/logemitter"
 	"github.com/anvilpaas/anvil/internal/logging"
 	"github.com/anvilpaas/anvil/internal/natsconn"
 	"github.com/anvilpaas/anvil/internal/ops"
@@ -49,7 +50,10 @@ type Config struct {
 	// failing, so that routes are learnt before traffic arrives (CF's
 	// start_response_delay_interval).
 	StartResponseDelay time.Duration  `yaml:"start_response_delay"`
-	Logging            logging.Config `yaml:"logging"`
+	// Loggregator receives the RTR line of every request routed to an app
+	// (`cf logs` shows them as [RTR/<index>]); no address sends none.
+	Loggregator logemitter.Config `yaml:"loggregator"`
+	Logging     logging.Config    `yaml:"logging"`
 }
 
 // ListenerConfig is a plain listener.
@@ -144,6 +148,10 @@ func (c *Config) Defaults() {
 	if b.MaxTries == 0 {
 		b.MaxTries = 3
 	}
+	if c.Loggregator.Origin == "" {
+		c.Loggregator.Origin = "gorouter"
+	}
+	c.Loggregator.Defaults()
 }
 
 // Validate reports every problem.
@@ -200,6 +208,7 @@ func (c *Config) Validate() error {
 	if (c.Backends.CertFile == "") != (c.Backends.KeyFile == "") {
 		p.Addf("backends.cert_file and backends.key_file go together")
 	}
+	p.Add("loggregator", c.Loggregator.Validate())
 	p.Add("logging", c.Logging.Validate())
 	return p.Err()
 }

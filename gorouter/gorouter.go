@@ -27,6 +27,7 @@ import (
 	"github.com/anvilpaas/anvil/gorouter/internal/proxy"
 	"github.com/anvilpaas/anvil/gorouter/internal/registry"
 	"github.com/anvilpaas/anvil/internal/httpserver"
+	"github.com/anvilpaas/anvil/internal/logemitter"
 	"github.com/anvilpaas/anvil/internal/natsconn"
 	"github.com/anvilpaas/anvil/internal/ops"
 	"github.com/anvilpaas/anvil/internal/pki"
@@ -44,7 +45,8 @@ type Deps struct {
 	// NATS is used instead of connecting to Config.NATS. The router does
 	// not close it.
 	NATS *nats.Conn
-	// AppLogs receives RTR lines; nil sends none.
+	// AppLogs receives RTR lines; nil sends them to Config.Loggregator
+	// when it has an address, and nowhere otherwise.
 	AppLogs AppLogs
 }
 
@@ -57,6 +59,7 @@ type Router struct {
 	proxy   *proxy.Proxy
 	metrics *metrics
 	alog    *accesslog.Writer
+	emitter *logemitter.Emitter // nil unless RTR lines go to Config.Loggregator
 	httpTLS *tls.Config
 
 	draining atomic.Bool
@@ -118,6 +121,12 @@ func New(cfg Config, deps Deps) (*Router, error) {
 		}
 	}
 	promReg := ops.NewRegistry()
+	if deps.AppLogs == nil && cfg.Loggregator.Enabled() {
+		if r.emitter, err = logemitter.New(cfg.Loggregator, logemitter.Deps{Logger: deps.Logger, Registerer: promReg}); err != nil {
+			return nil, fmt.Errorf("gorouter: %w", err)
+		}
+		r.deps.AppLogs = rtrEmitter{r.emitter}
+	}
 	r.metrics = newMetrics(promReg, r)
 	r.ops = ops.New(cfg.Status.Config, deps.Logger, promReg)
 	r.ops.Handle("GET /health", http.HandlerFunc(r.serveHealth))
@@ -216,6 +225,9 @@ func (r *Router) Run(ctx context.Context) error {
 	bg.Go(func() error { return sub.Run(bctx) })
 	if r.alog != nil {
 		bg.Go(func() error { return r.alog.Run(bctx) })
+	}
+	if r.emitter != nil {
+		bg.Go(func() error { return r.emitter.Run(bctx) })
 	}
 	sg, sctx := errgroup.WithContext(serving)
 	for _, s := range r.servers {
@@ -325,6 +337,15 @@ func (r *Router) serveRoutes(w http.ResponseWriter, req *http.Request) {
 	if err := enc.Encode(r.reg.Routes()); err != nil {
 		r.logger.Debug("write /routes", "err", err)
 	}
+}
+
+// rtrEmitter sends RTR lines as log envelopes of the app.
+type rtrEmitter struct{ em *logemitter.Emitter }
+
+var rtrTags = map[string]string{logemitter.TagSourceType: logemitter.SourceTypeRouter}
+
+func (e rtrEmitter) RouterLog(appID, routerIndex, line string) {
+	e.em.Log(logemitter.Log{SourceID: appID, InstanceID: routerIndex, Message: line, Tags: rtrTags})
 }
 
 // done records a finished request: metrics, access log, RTR line.

@@ -12,6 +12,7 @@ import (
 	"github.com/anvilpaas/anvil/diego/rep/internal/containerd"
 	"github.com/anvilpaas/anvil/internal/cellregistry"
 	"github.com/anvilpaas/anvil/internal/config"
+	"github.com/anvilpaas/anvil/internal/logemitter"
 	"github.com/anvilpaas/anvil/internal/logging"
 	"github.com/anvilpaas/anvil/internal/ops"
 	"github.com/anvilpaas/anvil/internal/rpc"
@@ -62,6 +63,10 @@ type Config struct {
 	MetricsInterval time.Duration    `yaml:"metrics_interval"`
 	Evacuation      EvacuationConfig `yaml:"evacuation"`
 	Download        DownloadConfig   `yaml:"download"`
+	// Loggregator receives the apps' output and container metrics (and
+	// staging output) when Deps.LogSink and Deps.MetricSink are not given;
+	// no address sends nothing.
+	Loggregator logemitter.Config `yaml:"loggregator"`
 	// MaxUploadMB bounds a file a task uploads. Default 2048.
 	MaxUploadMB int64 `yaml:"max_upload_mb"`
 	// LifecycleDir is the cell directory holding the lifecycle binaries
@@ -143,6 +148,10 @@ type DownloadConfig struct {
 
 // Defaults fills unset fields.
 func (c *Config) Defaults() {
+	if c.Loggregator.Origin == "" {
+		c.Loggregator.Origin = "rep"
+	}
+	c.Loggregator.Defaults()
 	if c.RPC.Listen == "" {
 		c.RPC.Listen = "127.0.0.1:1801"
 	}
@@ -186,6 +195,7 @@ func (c *Config) Validate() error {
 	addEach(&p, "rpc", c.RPC.Validate())
 	addEach(&p, "ops", c.Ops.Validate())
 	addEach(&p, "logging", c.Logging.Validate())
+	addEach(&p, "loggregator", c.Loggregator.Validate())
 	if c.AdvertiseAddress != "" {
 		if _, _, err := splitAdvertise(c.AdvertiseAddress); err != nil {
 			p.Add("advertise_address", err)

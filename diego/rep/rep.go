@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/anvilpaas/anvil/internal/logemitter"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	bbsv1 "github.com/anvilpaas/anvil/api/bbs/v1"
@@ -95,6 +97,7 @@ type Rep struct {
 	rpc      *rpc.Server
 	ops      *ops.Server
 	http     *http.Client
+	emitter  *logemitter.Emitter // nil unless logs go to Config.Loggregator
 	ready    chan struct{}
 	started  atomic.Bool
 	// drain is closed by POST /evacuate on the ops listener.
@@ -135,6 +138,17 @@ func New(cfg Config, deps Deps) (*Rep, error) {
 	}
 	if r.rpc, err = rpc.NewServer(cfg.RPC, logger, reg); err != nil {
 		return nil, fmt.Errorf("rep: %w", err)
+	}
+	if cfg.Loggregator.Enabled() && (deps.LogSink == nil || deps.MetricSink == nil) {
+		if r.emitter, err = logemitter.New(cfg.Loggregator, logemitter.Deps{Logger: logger, Registerer: reg}); err != nil {
+			return nil, fmt.Errorf("rep: %w", err)
+		}
+		if r.deps.LogSink == nil {
+			r.deps.LogSink = newEmitterLogSink(r.emitter)
+		}
+		if r.deps.MetricSink == nil {
+			r.deps.MetricSink = emitterMetricSink{r.emitter}
+		}
 	}
 	r.ops = ops.New(cfg.Ops, logger, reg)
 	r.ops.AddCheck("rpc", ops.ReadyCheck(r.rpc.Ready()))
@@ -211,6 +225,9 @@ func (r *Rep) Run(ctx context.Context) error {
 		return wrap("registry", r.registry.Run(gctx))
 	})
 	g.Go(func() error { return wrap("executor", ex.Run(gctx)) })
+	if r.emitter != nil {
+		g.Go(func() error { return wrap("loggregator", r.emitter.Run(gctx)) })
+	}
 	g.Go(func() error {
 		for _, ch := range []<-chan struct{}{r.rpc.Ready(), r.ops.Ready(), r.registry.Ready()} {
 			select {

@@ -54,12 +54,14 @@ type Daemon struct {
 func Daemons() []Daemon {
 	return []Daemon{
 		uaaDaemon(),
+		loggregatorDaemon(),
 		blobstoreDaemon(),
 		cloudControllerDaemon(),
 		bbsDaemon(),
 		auctioneerDaemon(),
 		containerdDaemon(),
 		repDaemon(),
+		routeEmitterDaemon(),
 		gorouterDaemon(),
 	}
 }

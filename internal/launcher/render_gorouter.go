@@ -25,7 +25,11 @@ func renderGorouter(env *Env) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{
+	lg, err := loggregatorClient(env, "gorouter")
+	if err != nil {
+		return nil, err
+	}
+	cfg := map[string]any{
 		"http":  map[string]any{"listen": "127.0.0.1:" + strconv.Itoa(o.RouterHTTPPort)},
 		"https": map[string]any{"listen": "127.0.0.1:" + strconv.Itoa(o.RouterHTTPSPort), "cert_file": cert.Cert, "key_file": cert.Key},
 		"status": map[string]any{
@@ -39,5 +43,9 @@ func renderGorouter(env *Env) (any, error) {
 		// Locally nothing balances in front of the router: stop at once.
 		"drain_wait": "0s",
 		"logging":    map[string]any{"level": env.LogLevel()},
-	}, nil
+	}
+	if lg != nil {
+		cfg["loggregator"] = lg
+	}
+	return cfg, nil
 }

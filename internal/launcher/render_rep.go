@@ -82,6 +82,13 @@ func renderRep(env *Env) (any, error) {
 			"network":   map[string]any{"mode": "host"},
 		},
 	}
+	lg, err := loggregatorClient(env, "rep")
+	if err != nil {
+		return nil, err
+	}
+	if lg != nil {
+		cfg["loggregator"] = lg
+	}
 	// The lifecycle programs (make lifecycle), mounted into every
 	// container at /tmp/lifecycle.
 	if dir, err := filepath.Abs(filepath.Join(env.opts.BinDir, "lifecycle")); err == nil {
