@@ -49,7 +49,7 @@ type Config struct {
 	// StartResponseDelay is how long after subscribing /health stays
 	// failing, so that routes are learnt before traffic arrives (CF's
 	// start_response_delay_interval).
-	StartResponseDelay time.Duration  `yaml:"start_response_delay"`
+	StartResponseDelay time.Duration `yaml:"start_response_delay"`
 	// Loggregator receives the RTR line of every request routed to an app
 	// (`cf logs` shows them as [RTR/<index>]); no address sends none.
 	Loggregator logemitter.Config `yaml:"loggregator"`
