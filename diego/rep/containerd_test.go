@@ -45,7 +45,9 @@ func TestWithContainerd(t *testing.T) {
 	}
 	a := c.waitState("web", 0, bbsv1.ActualLRPState_ACTUAL_LRP_STATE_RUNNING)
 	ports := a.GetNetInfo().GetPorts()
-	if len(ports) != 1 || ports[0].GetHostPort() < 65480 || a.GetNetInfo().GetAddress() != "127.0.0.1" {
+	// Host networking: the process listens on the host port, but the BBS
+	// is told the desired container port (the one routes name).
+	if len(ports) != 1 || ports[0].GetHostPort() < 65480 || ports[0].GetContainerPort() != 8080 || a.GetNetInfo().GetAddress() != "127.0.0.1" {
 		t.Fatalf("net info %v", a.GetNetInfo())
 	}
 	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", ports[0].GetHostPort()), 5*time.Second)
@@ -54,7 +56,7 @@ func TestWithContainerd(t *testing.T) {
 	}
 	conn.Close()
 	testenv.Eventually(t, timeout, func() error {
-		if !c.logs.has(fmt.Sprintf("listening on %d as 2000", ports[0].GetContainerPort())) {
+		if !c.logs.has(fmt.Sprintf("listening on %d as 2000", ports[0].GetHostPort())) {
 			return errors.New("no output from the app")
 		}
 		return nil

@@ -38,6 +38,9 @@ type runInfo struct {
 	Check          *checkInfo        `json:"check,omitempty"`
 	Readiness      *checkInfo        `json:"readiness,omitempty"`
 	StartTimeoutMs uint32            `json:"start_timeout_ms,omitempty"`
+	// Ports are the desired LRP's ports, in order: the container ports
+	// reported to the BBS (routes name them), whatever the runtime mapped.
+	Ports []uint32 `json:"ports,omitempty"`
 }
 
 // checkInfo is a health or readiness check, its port resolved to an index

@@ -156,6 +156,7 @@ func lrpRunInfo(lrp *bbsv1.DesiredLRP) runInfo {
 		Check:          checkOf(hc.GetCheck(), lrp.GetPorts()),
 		Readiness:      checkOf(hc.GetReadiness(), lrp.GetPorts()),
 		StartTimeoutMs: hc.GetStartTimeoutMs(),
+		Ports:          lrp.GetPorts(),
 	}
 }
 
@@ -250,7 +251,7 @@ func (e *Executor) monitor(ctx context.Context, inst *instance, proc runtime.Pro
 	e.mu.Lock()
 	inst.state = stateRunning
 	inst.routable = run.Readiness == nil
-	inst.netInfo = netInfoOf(ctr)
+	inst.netInfo = netInfoOf(ctr, inst.run.Ports)
 	e.mu.Unlock()
 	if refused := e.startInBBS(ctx, inst, log); refused {
 		e.mu.Lock()
@@ -416,11 +417,18 @@ func probeAddr(ctr *runtime.Container, m runtime.PortMapping) string {
 	return joinHostPort(ctr.HostIP, port)
 }
 
-// netInfoOf is the BBS net info of a container.
-func netInfoOf(ctr *runtime.Container) *bbsv1.ActualLRPNetInfo {
+// netInfoOf is the BBS net info of a container. Its container ports are
+// the desired ones, in order, as Diego reports them (routes and the route
+// emitter name those), even when host networking made the process listen
+// on the host port itself.
+func netInfoOf(ctr *runtime.Container, desired []uint32) *bbsv1.ActualLRPNetInfo {
 	n := &bbsv1.ActualLRPNetInfo{Address: ctr.HostIP, InstanceAddress: ctr.IP, PreferredAddress: "HOST"}
-	for _, p := range ctr.Ports {
-		n.Ports = append(n.Ports, &bbsv1.PortMapping{ContainerPort: p.ContainerPort, HostPort: p.HostPort})
+	for i, p := range ctr.Ports {
+		cp := p.ContainerPort
+		if i < len(desired) && desired[i] != 0 {
+			cp = desired[i]
+		}
+		n.Ports = append(n.Ports, &bbsv1.PortMapping{ContainerPort: cp, HostPort: p.HostPort})
 	}
 	return n
 }
