@@ -225,6 +225,12 @@ func (r *Registrar) Run(ctx context.Context) error {
 // onStart handles a router.start message or a router.greet answer: it
 // records the router's interval and asks for a full emit.
 func (r *Registrar) onStart(msg *nats.Msg) {
+	if len(msg.Data) == 0 && msg.Header.Get("Status") == "503" {
+		// The server's "no responders" answer to router.greet: no router
+		// is up yet. Each will announce itself with router.start.
+		r.logger.Debug("no router answered router.greet")
+		return
+	}
 	m, err := router.ParseStartMessage(msg.Data)
 	if err != nil {
 		r.logger.Warn("ignoring malformed router start message", "subject", msg.Subject, "err", err)

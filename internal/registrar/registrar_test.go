@@ -112,6 +112,29 @@ func TestStaticRegistration(t *testing.T) {
 	}
 }
 
+// TestGreetWithoutRouters checks that the server's "no responders" answer
+// to router.greet, when no router is up, is not taken for a malformed
+// router.start.
+func TestGreetWithoutRouters(t *testing.T) {
+	t.Parallel()
+	srv := testenv.NATS(t)
+	rec := record(t, connect(t, srv.ClientURL()))
+	logs := testenv.NewLogRecorder(t)
+	r, err := New(staticConfig(), Deps{Conn: connect(t, srv.ClientURL()), Logger: logs.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := testenv.Start(t, r)
+	testenv.Eventually(t, 10*time.Second, atLeast(rec, "register api.example.com", 1))
+	testenv.Eventually(t, 10*time.Second, func() error { return logs.Find("no router answered router.greet") })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := logs.Count("malformed"); n != 0 {
+		t.Errorf("%d malformed-message warnings for the no-responders answer", n)
+	}
+}
+
 func TestRouterStartAndGreet(t *testing.T) {
 	t.Parallel()
 	srv := testenv.NATS(t)
