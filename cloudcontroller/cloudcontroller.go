@@ -110,6 +110,7 @@ func (cc *CloudController) serve(ctx context.Context) error {
 	handler := web.New(web.Options{
 		ExternalURL: cfg.ExternalURL, UAAURL: cfg.UAA.URL, LoginURL: cfg.UAA.LoginURL,
 		LogCacheURL: cfg.LogCacheURL, MaxBodyBytes: cfg.MaxBodyBytes,
+		DefaultAppMemoryMB: cfg.DefaultAppMemoryMB, DefaultAppDiskMB: cfg.DefaultAppDiskMB,
 	}, web.Deps{Store: st, Verifier: verifier, Users: users, Logger: cc.logger, Registry: cc.reg})
 	srv := httpserver.New("cloud_controller", httpserver.Config{Listen: cfg.Listen}, handler, cc.logger)
 	go func() {

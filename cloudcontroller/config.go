@@ -32,6 +32,11 @@ type Config struct {
 	LogCacheURL string `yaml:"log_cache_url"`
 	// MaxBodyBytes bounds JSON request bodies.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// DefaultAppMemoryMB and DefaultAppDiskMB are a new process's memory
+	// and disk (CF's default_app_memory and default_app_disk_in_mb;
+	// default 1024 each).
+	DefaultAppMemoryMB int `yaml:"default_app_memory_mb"`
+	DefaultAppDiskMB   int `yaml:"default_app_disk_in_mb"`
 
 	Bootstrap Bootstrap `yaml:"bootstrap"`
 }
@@ -135,6 +140,9 @@ func (c *Config) Validate() error {
 	p.Add("uaa.verifier", c.UAA.Verifier.Validate())
 	if c.MaxBodyBytes < 1024 {
 		p.Addf("max_body_bytes %d is too small", c.MaxBodyBytes)
+	}
+	if c.DefaultAppMemoryMB < 0 || c.DefaultAppDiskMB < 0 {
+		p.Addf("default_app_memory_mb and default_app_disk_in_mb must not be negative")
 	}
 	c.Bootstrap.validate(&p)
 	return p.Err()

@@ -15,6 +15,11 @@ func TestRBACMatrix(t *testing.T) {
 	space := c.createSpace(org, "rbac-space")
 	other := c.createOrg("other-org")
 	otherSpace := c.createSpace(other, "other-space")
+	var created resource
+	c.must(http.StatusCreated, http.MethodPost, "/v3/apps", c.admin(), map[string]any{
+		"name": "rbac-app", "relationships": map[string]any{"space": map[string]any{"data": map[string]string{"guid": space}}},
+	}).decode(t, &created)
+	app := created.GUID
 
 	type persona struct {
 		name  string
@@ -93,6 +98,18 @@ func TestRBACMatrix(t *testing.T) {
 			}}
 		}, def: 403, want: map[string]int{"admin": 201, "org_manager": 422, "space_manager": 422, "outsider": 422, "org_auditor": 422, "org_user": 422}},
 		{name: "list roles of the space", method: "GET", path: "/v3/roles?space_guids=" + space, def: 200},
+		{name: "get app", method: "GET", path: "/v3/apps/" + app, def: 200,
+			want: map[string]int{"outsider": 404, "org_auditor": 404, "org_user": 404}},
+		{name: "get app env", method: "GET", path: "/v3/apps/" + app + "/env", def: 403,
+			want: map[string]int{"admin": 200, "read_only_admin": 200, "space_developer": 200, "outsider": 404, "org_auditor": 404, "org_user": 404}},
+		{name: "update app", method: "PATCH", path: "/v3/apps/" + app, body: func(persona) any {
+			return map[string]any{"metadata": map[string]any{"labels": map[string]string{"k": "v"}}}
+		}, def: 403, want: map[string]int{"admin": 200, "space_developer": 200, "outsider": 404, "org_auditor": 404, "org_user": 404}},
+		{name: "scale web", method: "POST", path: "/v3/apps/" + app + "/processes/web/actions/scale", body: func(persona) any {
+			return map[string]any{"instances": 1}
+		}, def: 403, want: map[string]int{"admin": 202, "space_developer": 202, "outsider": 404, "org_auditor": 404, "org_user": 404}},
+		{name: "web stats", method: "GET", path: "/v3/apps/" + app + "/processes/web/stats", def: 200,
+			want: map[string]int{"outsider": 404, "org_auditor": 404, "org_user": 404}},
 	}
 	for _, ck := range checks {
 		for _, p := range personas {

@@ -125,3 +125,7 @@ func Write(w http.ResponseWriter, err error) {
 	w.WriteHeader(e.Status)
 	_ = json.NewEncoder(w).Encode(Envelope{Errors: []*Error{e}})
 }
+
+// Uniqueness is CF's UniquenessError (422, code 10016), e.g. "App with the
+// name 'x' already exists." (the cf CLI matches that text).
+func Uniqueness(detail string) *Error { return newErr(422, 10016, "UniquenessError", detail) }

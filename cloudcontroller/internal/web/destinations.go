@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/anvilpaas/anvil/cloudcontroller/internal/apierr"
 	"github.com/anvilpaas/anvil/cloudcontroller/internal/query"
@@ -108,11 +109,54 @@ func (s *Server) listDestinations(w http.ResponseWriter, r *http.Request, a *Act
 }
 
 // validateDestinationApp checks that the apps a route is to be mapped to
-// exist, are visible to the caller and live in the route's space. Apps do
-// not exist in this Cloud Controller yet, so every app guid is accepted and
-// stored as given; Cloud Controller II adds the check, answering CF's
-// `App(s) with guid(s) "…" do not exist.` (422).
-func (s *Server) validateDestinationApp(_ context.Context, _ *Actor, _ store.Route, _ []string) error {
+// exist, are visible to the caller and live in the route's space, with
+// CF's texts (422): `App(s) with guid(s) "…" do not exist.`, `… you do
+// not have access.` and "Routes destinations must be in either the route's
+// space or the route's shared spaces".
+func (s *Server) validateDestinationApp(ctx context.Context, a *Actor, rt store.Route, guids []string) error {
+	var missing, hidden []string
+	var elsewhere bool
+	for _, g := range guids {
+		app, err := s.store.GetApp(ctx, g)
+		if errors.Is(err, store.ErrNotFound) {
+			missing = append(missing, g)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !a.GlobalReader() {
+			acc, err := a.Access(ctx)
+			if err != nil {
+				return err
+			}
+			ok := len(acc.SpaceRoles[app.SpaceGUID]) > 0
+			if !ok {
+				sp, err := s.store.GetSpace(ctx, app.SpaceGUID)
+				if err != nil {
+					return err
+				}
+				if ok, err = a.HasOrgRole(ctx, sp.OrgGUID, store.OrgManager); err != nil {
+					return err
+				}
+			}
+			if !ok {
+				hidden = append(hidden, g)
+				continue
+			}
+		}
+		if app.SpaceGUID != rt.SpaceGUID {
+			elsewhere = true
+		}
+	}
+	switch {
+	case len(missing) > 0:
+		return apierr.Unprocessable(fmt.Sprintf(`App(s) with guid(s) "%s" do not exist.`, strings.Join(missing, `", "`)))
+	case len(hidden) > 0:
+		return apierr.Unprocessable(fmt.Sprintf(`App(s) with guid(s) "%s" you do not have access.`, strings.Join(hidden, `", "`)))
+	case elsewhere:
+		return apierr.Unprocessable("Routes destinations must be in either the route's space or the route's shared spaces")
+	}
 	return nil
 }
 

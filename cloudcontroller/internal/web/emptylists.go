@@ -3,24 +3,16 @@ package web
 import (
 	"net/http"
 
-	"github.com/anvilpaas/anvil/cloudcontroller/internal/apierr"
 	"github.com/anvilpaas/anvil/cloudcontroller/internal/query"
 )
 
 // registerEmptyLists serves collections whose resources do not exist on
 // this platform yet with CF's empty list, never a 404: the cf CLI reads
-// them during `cf routes`, `cf space`, `cf app` and push. Apps come with
-// Cloud Controller II, which replaces the /v3/apps entry with the real
-// collection; until then no app can exist, so the empty list is true.
+// them during `cf routes`, `cf space`, `cf app` and push.
 func (s *Server) registerEmptyLists() {
-	for _, path := range []string{"/v3/apps", "/v3/service_route_bindings", "/v3/deployments", "/v3/service_instances", "/v3/service_credential_bindings", "/v3/security_groups"} {
+	for _, path := range []string{"/v3/service_route_bindings", "/v3/deployments", "/v3/service_instances", "/v3/service_credential_bindings", "/v3/security_groups"} {
 		s.authed("GET "+path, s.emptyList(path))
 	}
-	// No app exists yet, so an app's routes are its 404 (the detail the cf
-	// CLI matches for a missing app).
-	s.authed("GET /v3/apps/{guid}/routes", func(http.ResponseWriter, *http.Request, *Actor) error {
-		return apierr.NotFound("App")
-	})
 	// No security groups exist, so no space has any bound.
 	for _, kind := range []string{"running_security_groups", "staging_security_groups"} {
 		s.authed("GET /v3/spaces/{guid}/"+kind, func(w http.ResponseWriter, r *http.Request, a *Actor) error {

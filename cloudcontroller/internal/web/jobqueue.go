@@ -50,10 +50,20 @@ func (s *Server) registerOp(name string, op jobOp) { s.jobs.ops[name] = op }
 // package.
 func (s *Server) registerJobOps() {
 	s.registerOp("organization.delete", func(ctx context.Context, p json.RawMessage) error {
-		return s.deleteByGUID(ctx, p, s.store.DeleteOrg)
+		return s.deleteByGUID(ctx, p, func(ctx context.Context, guid string) error {
+			if err := s.undesireWhere(ctx, "t.app_guid IN (SELECT da.guid FROM apps da JOIN spaces ds ON ds.guid = da.space_guid WHERE ds.organization_guid = ?::uuid)", guid); err != nil {
+				return err
+			}
+			return s.store.DeleteOrg(ctx, guid)
+		})
 	})
 	s.registerOp("space.delete", func(ctx context.Context, p json.RawMessage) error {
-		return s.deleteByGUID(ctx, p, s.store.DeleteSpace)
+		return s.deleteByGUID(ctx, p, func(ctx context.Context, guid string) error {
+			if err := s.undesireWhere(ctx, "t.app_guid IN (SELECT da.guid FROM apps da WHERE da.space_guid = ?::uuid)", guid); err != nil {
+				return err
+			}
+			return s.store.DeleteSpace(ctx, guid)
+		})
 	})
 	s.registerOp("route.delete", func(ctx context.Context, p json.RawMessage) error {
 		return s.deleteByGUID(ctx, p, s.store.DeleteRoute)

@@ -256,10 +256,9 @@ func applyCommon(f *store.Filter, l query.List) error {
 	return nil
 }
 
-// orgUsageSummary is GET /v3/organizations/:guid/usage_summary. Apps,
-// tasks and services are counted once they exist (Cloud Controller II and
-// the service broker milestone); until then none can exist, so zero is
-// true.
+// orgUsageSummary is GET /v3/organizations/:guid/usage_summary. Started
+// instances and memory count the started processes; tasks and services
+// are counted once they exist (later milestones); until then zero is true.
 func (s *Server) orgUsageSummary(w http.ResponseWriter, r *http.Request, a *Actor) error {
 	o, err := s.visibleOrg(r, a, r.PathValue("guid"))
 	if err != nil {
@@ -269,9 +268,13 @@ func (s *Server) orgUsageSummary(w http.ResponseWriter, r *http.Request, a *Acto
 	if err != nil {
 		return err
 	}
+	instances, memory, err := s.store.OrgAppUsage(r.Context(), o.GUID)
+	if err != nil {
+		return err
+	}
 	return writeJSON(w, http.StatusOK, map[string]any{
 		"usage_summary": map[string]int64{
-			"started_instances": 0, "memory_in_mb": 0, "routes": routes, "service_instances": 0,
+			"started_instances": instances, "memory_in_mb": memory, "routes": routes, "service_instances": 0,
 			"reserved_ports": 0, "domains": domains, "per_app_tasks": 0, "service_keys": 0,
 		},
 		"links": map[string]Link{

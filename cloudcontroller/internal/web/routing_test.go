@@ -42,7 +42,7 @@ type routingEnv struct {
 	sharedDomain                              store.Domain
 }
 
-func newRoutingEnv(t *testing.T) *routingEnv {
+func newRoutingEnv(t *testing.T, withDeps ...func(*Deps)) *routingEnv {
 	t.Helper()
 	ctx := t.Context()
 	pool, err := pg.Connect(ctx, pg.Config{DSN: testenv.Postgres(t)}, testenv.Logger(t))
@@ -71,8 +71,11 @@ func newRoutingEnv(t *testing.T) *routingEnv {
 	iss := tokentest.New(t)
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String()
-	srv := New(Options{ExternalURL: base, MaxBodyBytes: 1 << 20},
-		Deps{Store: st, Verifier: iss.Verifier(t), Logger: testenv.Logger(t), Registry: prometheus.NewRegistry()})
+	deps := Deps{Store: st, Verifier: iss.Verifier(t), Logger: testenv.Logger(t), Registry: prometheus.NewRegistry()}
+	for _, f := range withDeps {
+		f(&deps)
+	}
+	srv := New(Options{ExternalURL: base, MaxBodyBytes: 1 << 20}, deps)
 	ts.Config.Handler = srv
 	ts.Start()
 	startJobs(t, srv) // deletes are queued
@@ -857,6 +860,22 @@ func TestDestinations(t *testing.T) {
 	route := e.createRoute(e.dev, e.space.GUID, e.sharedDomain.GUID, "web", "")
 	other := e.createRoute(e.dev, e.space.GUID, e.sharedDomain.GUID, "other", "")
 	path := "/v3/routes/" + route + "/destinations"
+	// Destinations name existing apps of the route's space.
+	ag := map[string]string{}
+	for _, n := range []string{"app-1", "app-2", "app-3", "a", "b", "c", "dup"} {
+		ag[n] = e.createApp(e.dev, n)["guid"].(string)
+	}
+	stranger := e.mkSpace(e.org, "stranger")
+	foreign, err := e.st.CreateApp(t.Context(), store.App{Name: "foreign", SpaceGUID: stranger.GUID}, store.Process{Instances: 1, MemoryMB: 1, DiskMB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.wantErr(e.do(e.dev, "POST", path, map[string]any{"destinations": []any{map[string]any{"app": map[string]any{"guid": "00000000-0000-0000-0000-000000000000"}}}}),
+		http.StatusUnprocessableEntity, `App(s) with guid(s) "00000000-0000-0000-0000-000000000000" do not exist.`)
+	e.wantErr(e.do(e.dev, "POST", path, map[string]any{"destinations": []any{map[string]any{"app": map[string]any{"guid": foreign.GUID}}}}),
+		http.StatusUnprocessableEntity, `App(s) with guid(s) "`+foreign.GUID+`" you do not have access.`)
+	e.wantErr(e.do(e.admin, "POST", path, map[string]any{"destinations": []any{map[string]any{"app": map[string]any{"guid": foreign.GUID}}}}),
+		http.StatusUnprocessableEntity, "Routes destinations must be in either the route's space or the route's shared spaces")
 	app := func(guid string) map[string]any { return map[string]any{"app": map[string]any{"guid": guid}} }
 	dests := func(d ...map[string]any) map[string]any {
 		out := []any{}
@@ -867,38 +886,38 @@ func TestDestinations(t *testing.T) {
 	}
 
 	// cf map-route: POST with the app guid only; CF's defaults fill in.
-	e.wantErr(e.do(e.auditor, "POST", path, dests(app("app-1"))), http.StatusForbidden, "not authorized")
-	e.wantErr(e.do(e.outsider, "POST", path, dests(app("app-1"))), http.StatusNotFound, "Route not found")
-	m := e.want(e.do(e.dev, "POST", path, dests(app("app-1"))), http.StatusOK)
+	e.wantErr(e.do(e.auditor, "POST", path, dests(app(ag["app-1"]))), http.StatusForbidden, "not authorized")
+	e.wantErr(e.do(e.outsider, "POST", path, dests(app(ag["app-1"]))), http.StatusNotFound, "Route not found")
+	m := e.want(e.do(e.dev, "POST", path, dests(app(ag["app-1"]))), http.StatusOK)
 	list := m["destinations"].([]any)
 	if len(list) != 1 || str(m, "links", "self", "href") != e.url+path || str(m, "links", "route", "href") != e.url+"/v3/routes/"+route {
 		t.Fatalf("destinations %s", m)
 	}
 	d1 := list[0].(map[string]any)
-	if str(d1, "app", "guid") != "app-1" || str(d1, "app", "process", "type") != "web" || d1["port"] != float64(8080) || str(d1, "protocol") != "http1" || d1["weight"] != nil {
+	if str(d1, "app", "guid") != ag["app-1"] || str(d1, "app", "process", "type") != "web" || d1["port"] != float64(8080) || str(d1, "protocol") != "http1" || d1["weight"] != nil {
 		t.Errorf("destination %v", d1)
 	}
 	// Mapping again changes nothing; the same app on another port is new.
-	m = e.want(e.do(e.supporter, "POST", path, dests(app("app-1"), map[string]any{"app": map[string]any{"guid": "app-2", "process": map[string]any{"type": "worker"}}, "port": 9000, "protocol": "http2"})), http.StatusOK)
+	m = e.want(e.do(e.supporter, "POST", path, dests(app(ag["app-1"]), map[string]any{"app": map[string]any{"guid": ag["app-2"], "process": map[string]any{"type": "worker"}}, "port": 9000, "protocol": "http2"})), http.StatusOK)
 	if n := len(m["destinations"].([]any)); n != 2 {
 		t.Fatalf("%d destinations: %s", n, m)
 	}
-	e.wantErr(e.do(e.dev, "POST", path, dests(map[string]any{"app": map[string]any{"guid": "app-1"}, "protocol": "http2"})), http.StatusUnprocessableEntity,
-		"Cannot add destination with protocol: http2. Destination already exists for route: web.apps.test, app: app-1, process: web, and protocol: http1.")
-	e.want(e.do(e.dev, "POST", "/v3/routes/"+other+"/destinations", dests(app("app-2"))), http.StatusOK)
+	e.wantErr(e.do(e.dev, "POST", path, dests(map[string]any{"app": map[string]any{"guid": ag["app-1"]}, "protocol": "http2"})), http.StatusUnprocessableEntity,
+		"Cannot add destination with protocol: http2. Destination already exists for route: web.apps.test, app: "+ag["app-1"]+", process: web, and protocol: http1.")
+	e.want(e.do(e.dev, "POST", "/v3/routes/"+other+"/destinations", dests(app(ag["app-2"]))), http.StatusOK)
 
 	// The route shows them; app_guids finds routes by app.
 	rm := e.want(e.do(e.auditor, "GET", "/v3/routes/"+route, nil), http.StatusOK)
 	if n := len(rm["destinations"].([]any)); n != 2 {
 		t.Errorf("route has %d destinations", n)
 	}
-	if g := guids(e.want(e.do(e.dev, "GET", "/v3/routes?app_guids=app-2", nil), http.StatusOK)); !sameSet(g, []string{route, other}) {
+	if g := guids(e.want(e.do(e.dev, "GET", "/v3/routes?app_guids="+ag["app-2"], nil), http.StatusOK)); !sameSet(g, []string{route, other}) {
 		t.Errorf("app_guids=app-2: %v", g)
 	}
-	if g := guids(e.want(e.do(e.dev, "GET", "/v3/routes?app_guids=app-1,nope", nil), http.StatusOK)); !sameSet(g, []string{route}) {
+	if g := guids(e.want(e.do(e.dev, "GET", "/v3/routes?app_guids="+ag["app-1"]+",nope", nil), http.StatusOK)); !sameSet(g, []string{route}) {
 		t.Errorf("app_guids=app-1: %v", g)
 	}
-	m = e.want(e.do(e.auditor, "GET", path+"?app_guids=app-2", nil), http.StatusOK)
+	m = e.want(e.do(e.auditor, "GET", path+"?app_guids="+ag["app-2"], nil), http.StatusOK)
 	if n := len(m["destinations"].([]any)); n != 1 {
 		t.Errorf("destinations?app_guids: %s", m)
 	}
@@ -913,14 +932,14 @@ func TestDestinations(t *testing.T) {
 		{map[string]any{}, "Destinations must be an array containing between 1 and 100 destination objects."},
 		{dests(map[string]any{"port": 8080}), `Destinations[0]: must have an "app".`},
 		{map[string]any{"destinations": []any{"x"}}, "Destinations[0]: must be an object."},
-		{dests(map[string]any{"app": map[string]any{"guid": "a"}, "bogus": 1}), `Destinations[0]: must have only "app" and optionally "weight", "port" or "protocol".`},
+		{dests(map[string]any{"app": map[string]any{"guid": ag["a"]}, "bogus": 1}), `Destinations[0]: must have only "app" and optionally "weight", "port" or "protocol".`},
 		{dests(map[string]any{"app": map[string]any{"guid": ""}}), `Destinations[0]: app must have the structure {"guid": "app_guid"}`},
-		{dests(map[string]any{"app": map[string]any{"guid": "a", "process": map[string]any{"type": ""}}}), `Destinations[0]: process must have the structure {"type": "process_type"}`},
-		{dests(app("a"), map[string]any{"app": map[string]any{"guid": "a"}, "port": 80}), "Destinations[1]: port must be a positive integer between 1024 and 65535 inclusive."},
-		{dests(map[string]any{"app": map[string]any{"guid": "a"}, "protocol": "udp"}), "Destinations[0]: protocol must be 'http1', 'http2' or 'tcp'."},
-		{dests(map[string]any{"app": map[string]any{"guid": "a"}, "protocol": "tcp"}), "Cannot use 'tcp' protocol for http routes; valid options are: [http1, http2]."},
-		{dests(map[string]any{"app": map[string]any{"guid": "a"}, "weight": 100}), "Destinations[0]: weighted destinations can only be used when replacing all destinations."},
-		{dests(app("dup"), app("dup")), "Destinations cannot contain duplicate entries"},
+		{dests(map[string]any{"app": map[string]any{"guid": ag["a"], "process": map[string]any{"type": ""}}}), `Destinations[0]: process must have the structure {"type": "process_type"}`},
+		{dests(app(ag["a"]), map[string]any{"app": map[string]any{"guid": ag["a"]}, "port": 80}), "Destinations[1]: port must be a positive integer between 1024 and 65535 inclusive."},
+		{dests(map[string]any{"app": map[string]any{"guid": ag["a"]}, "protocol": "udp"}), "Destinations[0]: protocol must be 'http1', 'http2' or 'tcp'."},
+		{dests(map[string]any{"app": map[string]any{"guid": ag["a"]}, "protocol": "tcp"}), "Cannot use 'tcp' protocol for http routes; valid options are: [http1, http2]."},
+		{dests(map[string]any{"app": map[string]any{"guid": ag["a"]}, "weight": 100}), "Destinations[0]: weighted destinations can only be used when replacing all destinations."},
+		{dests(app(ag["dup"]), app(ag["dup"])), "Destinations cannot contain duplicate entries"},
 	} {
 		e.wantErr(e.do(e.dev, "POST", path, tc.body), http.StatusUnprocessableEntity, tc.detail)
 	}
@@ -929,7 +948,7 @@ func TestDestinations(t *testing.T) {
 	// Unmap (cf unmap-route): DELETE the destination whose app matches.
 	var d2 string
 	for _, d := range e.want(e.do(e.dev, "GET", path, nil), http.StatusOK)["destinations"].([]any) {
-		if str(d.(map[string]any), "app", "guid") == "app-2" {
+		if str(d.(map[string]any), "app", "guid") == ag["app-2"] {
 			d2 = str(d.(map[string]any), "guid")
 		}
 	}
@@ -948,7 +967,7 @@ func TestDestinations(t *testing.T) {
 	e.wantErr(e.do(e.dev, "PATCH", path+"/"+d1GUID, map[string]any{"protocol": "h3"}), http.StatusUnprocessableEntity, "Destination protocol must be 'http1', 'http2' or 'tcp'.")
 
 	// Replace (PATCH): unchanged destinations keep their guids.
-	m = e.want(e.do(e.dev, "PATCH", path, dests(map[string]any{"app": map[string]any{"guid": "app-1"}, "protocol": "http2"}, app("app-3"))), http.StatusOK)
+	m = e.want(e.do(e.dev, "PATCH", path, dests(map[string]any{"app": map[string]any{"guid": ag["app-1"]}, "protocol": "http2"}, app(ag["app-3"]))), http.StatusOK)
 	got := m["destinations"].([]any)
 	if len(got) != 2 {
 		t.Fatalf("replaced %s", m)
@@ -960,11 +979,11 @@ func TestDestinations(t *testing.T) {
 	if !kept {
 		t.Errorf("the unchanged destination lost its guid: %s", m)
 	}
-	e.wantErr(e.do(e.dev, "PATCH", path, dests(map[string]any{"app": map[string]any{"guid": "a"}, "weight": 60}, map[string]any{"app": map[string]any{"guid": "b"}, "weight": 30})),
+	e.wantErr(e.do(e.dev, "PATCH", path, dests(map[string]any{"app": map[string]any{"guid": ag["a"]}, "weight": 60}, map[string]any{"app": map[string]any{"guid": ag["b"]}, "weight": 30})),
 		http.StatusUnprocessableEntity, "Destinations must have weights that sum to 100.")
-	e.wantErr(e.do(e.dev, "PATCH", path, dests(map[string]any{"app": map[string]any{"guid": "a"}, "weight": 60}, app("b"))),
+	e.wantErr(e.do(e.dev, "PATCH", path, dests(map[string]any{"app": map[string]any{"guid": ag["a"]}, "weight": 60}, app(ag["b"]))),
 		http.StatusUnprocessableEntity, "Destinations cannot contain both weighted and unweighted destinations.")
-	m = e.want(e.do(e.dev, "PATCH", path, dests(map[string]any{"app": map[string]any{"guid": "a"}, "weight": 60}, map[string]any{"app": map[string]any{"guid": "b"}, "weight": 40})), http.StatusOK)
+	m = e.want(e.do(e.dev, "PATCH", path, dests(map[string]any{"app": map[string]any{"guid": ag["a"]}, "weight": 60}, map[string]any{"app": map[string]any{"guid": ag["b"]}, "weight": 40})), http.StatusOK)
 	var weighted string
 	for _, d := range m["destinations"].([]any) {
 		if d.(map[string]any)["weight"] == nil {
@@ -972,7 +991,7 @@ func TestDestinations(t *testing.T) {
 		}
 		weighted = str(d.(map[string]any), "guid")
 	}
-	e.wantErr(e.do(e.dev, "POST", path, dests(app("c"))), http.StatusUnprocessableEntity, "Destinations cannot be inserted when there are weighted destinations already configured.")
+	e.wantErr(e.do(e.dev, "POST", path, dests(app(ag["c"]))), http.StatusUnprocessableEntity, "Destinations cannot be inserted when there are weighted destinations already configured.")
 	e.wantErr(e.do(e.dev, "DELETE", path+"/"+weighted, nil), http.StatusUnprocessableEntity, "Weighted destinations cannot be deleted individually.")
 	m = e.want(e.do(e.dev, "PATCH", path, map[string]any{"destinations": []any{}}), http.StatusOK)
 	if n := len(m["destinations"].([]any)); n != 0 {
@@ -982,7 +1001,7 @@ func TestDestinations(t *testing.T) {
 
 	// Deleting the route deletes its destinations.
 	e.waitJob(e.do(e.dev, "DELETE", "/v3/routes/"+other, nil), e.dev)
-	if g := guids(e.want(e.do(e.dev, "GET", "/v3/routes?app_guids=app-2", nil), http.StatusOK)); len(g) != 0 {
+	if g := guids(e.want(e.do(e.dev, "GET", "/v3/routes?app_guids="+ag["app-2"], nil), http.StatusOK)); len(g) != 0 {
 		t.Errorf("app_guids after delete: %v", g)
 	}
 }

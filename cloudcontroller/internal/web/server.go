@@ -40,6 +40,11 @@ type Options struct {
 	LogCacheURL string
 	// MaxBodyBytes bounds request bodies.
 	MaxBodyBytes int64
+	// DefaultAppMemoryMB and DefaultAppDiskMB are a new process's memory
+	// and disk (CF's default_app_memory, default_app_disk_in_mb; 1024 if
+	// zero). A quota's per-process memory limit lowers the memory default.
+	DefaultAppMemoryMB int
+	DefaultAppDiskMB   int
 }
 
 // Deps are the handlers' collaborators.
@@ -50,6 +55,12 @@ type Deps struct {
 	Users    UserDirectory
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
+	// Desirer keeps Diego in step with started processes; nil until the
+	// Diego sync exists (see diego.go).
+	Desirer Desirer
+	// Instances reports actual instances for /stats; nil shows the
+	// desired instances as STARTING (started apps) or DOWN.
+	Instances InstanceReporter
 }
 
 // UserDirectory finds UAA users (cf set-space-role by username,
@@ -73,6 +84,9 @@ type Server struct {
 	metrics *metrics
 	jobs    *jobQueue
 	known   knownUsers
+
+	desirer   Desirer
+	instances InstanceReporter
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, a *Actor) error
@@ -82,10 +96,18 @@ func New(opts Options, deps Deps) *Server {
 	s := &Server{
 		opts: opts, store: deps.Store, verify: deps.Verifier, users: deps.Users, logger: deps.Logger,
 		mux: http.NewServeMux(), metrics: newMetrics(deps.Registry), jobs: newJobQueue(),
+		desirer: deps.Desirer, instances: deps.Instances,
+	}
+	if s.opts.DefaultAppMemoryMB <= 0 {
+		s.opts.DefaultAppMemoryMB = 1024
+	}
+	if s.opts.DefaultAppDiskMB <= 0 {
+		s.opts.DefaultAppDiskMB = 1024
 	}
 	s.opts.ExternalURL = strings.TrimSuffix(s.opts.ExternalURL, "/")
 	s.routes()
 	s.registerJobOps()
+	s.registerAppJobOps()
 	return s
 }
 
@@ -109,6 +131,10 @@ func (s *Server) routes() {
 	s.registerIsolationSegments()
 	s.registerDomains()
 	s.registerRoutes()
+	s.registerApps()
+	s.registerAppEnv()
+	s.registerProcesses()
+	s.registerManifests()
 }
 
 // public registers a handler that needs no token.
