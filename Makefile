@@ -49,6 +49,10 @@ test: lint check-generated unit fuzz ## Everything CI runs
 unit: ## Unit and integration tests (real Postgres, NATS, containerd where present)
 	$(GO) test -count=1 -timeout 30m ./...
 
+.PHONY: e2e
+e2e: ## The end-to-end suite alone (builds every daemon, starts the platform with the launcher; root and containerd)
+	$(GO) test -count=1 -timeout 30m -v ./test/e2e/
+
 .PHONY: race
 race: ## Tests with the race detector
 	$(GO) test -race -count=1 -timeout 30m ./...
