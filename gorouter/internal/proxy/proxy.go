@@ -87,7 +87,9 @@ type Deps struct {
 	Logger *slog.Logger
 	// Transport carries requests to backends. It must return dial
 	// failures as *net.OpError with Op "dial" (as *http.Transport does)
-	// for them to be retried. Default: NewTransport(cfg).
+	// for them to be retried. Default: plain requests without a body on
+	// the calling goroutine over pooled connections, everything else
+	// through NewTransport(cfg).
 	Transport http.RoundTripper
 	// Done, when set, is called once per request after the response has
 	// been written, with what the access log and metrics need. The record
@@ -194,7 +196,7 @@ func New(cfg Config, deps Deps) *Proxy {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
 	if deps.Transport == nil {
-		deps.Transport = NewTransport(cfg)
+		deps.Transport = newFastTransport(NewTransport(cfg), &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second})
 	}
 	p := &Proxy{
 		cfg:       cfg,
@@ -269,11 +271,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st.requestID = uuid.NewString()
 		r.Header.Set(HeaderVcapRequestID, st.requestID)
 	}
+	// Deferred: the reverse proxy aborts a response cut short by panicking
+	// with http.ErrAbortHandler, and the lease must still be released.
+	defer func() {
+		st.done()
+		if p.done != nil {
+			p.finish(rw, r, body, st)
+		}
+	}()
 	p.serve(rw, r, st)
-	st.done()
-	if p.done != nil {
-		p.finish(rw, r, body, st)
-	}
 }
 
 // maxRequestIDLen bounds a client-supplied X-Vcap-Request-Id; a longer one
