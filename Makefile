@@ -34,8 +34,15 @@ buildpacks: ## Build the system buildpack zips into bin/buildpacks/
 	$(GO) run ./diego/lifecycle/cmd/buildpackzip -dir buildpacks/binary -o $(BIN)/buildpacks/binary_buildpack.zip
 	$(GO) run ./diego/lifecycle/cmd/buildpackzip -dir buildpacks/staticfile -o $(BIN)/buildpacks/staticfile_buildpack.zip -add lib/staticfile-server=$(BIN)/buildpacks/.staticfile-server
 
+STACK_CACHE_DIR ?= /var/cache/anvil/stacks
+
+.PHONY: stack
+stack: ## Build the debian-bookworm stack with debootstrap (root; ~5 min the first time, then reused while its recipe is unchanged)
+	$(GO) build -o $(BIN)/anvil ./cmd/anvil
+	$(BIN)/anvil stack build --cache-dir $(STACK_CACHE_DIR)
+
 .PHONY: dev
-dev: build lifecycle buildpacks ## Build, then start the whole platform locally in the background (anvil dev up --detach)
+dev: build lifecycle buildpacks stack ## Build, then start the whole platform locally in the background (anvil dev up --detach)
 	$(BIN)/anvil dev up --detach --state-dir $(STATE_DIR) --bin-dir $(BIN)
 
 .PHONY: down

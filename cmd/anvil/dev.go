@@ -27,6 +27,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newDevCommand())
+	root.AddCommand(newStackCommand())
 	return root
 }
 

@@ -7,12 +7,13 @@ import (
 	"path/filepath"
 
 	"github.com/anvilpaas/anvil/internal/devstack"
+	"github.com/anvilpaas/anvil/internal/stack"
 )
 
 // The rep row: one cell on this machine, running containers through the
-// launcher's private containerd with host networking. Until a real stack is
-// imported, its only stack is the busybox stack, built into the state dir
-// on first start.
+// launcher's private containerd with host networking. Its stacks are the
+// busybox stack, built into the state dir on first start, and the
+// debian-bookworm stack when `make stack` has built it.
 
 func repDaemon() Daemon {
 	return Daemon{
@@ -52,6 +53,16 @@ func prepareBusyboxStack(env *Env) error {
 	return os.WriteFile(marker, nil, 0o644)
 }
 
+// devStacks are the dev cell's stacks: busybox, and debian-bookworm once
+// `make stack` has built it (Find only looks; it builds nothing).
+func devStacks(env *Env) map[string]string {
+	stacks := map[string]string{"busybox": busyboxStackDir(env)}
+	if res, err := stack.Find(""); err == nil {
+		stacks[stack.Name] = res.RootFS
+	}
+	return stacks
+}
+
 func renderRep(env *Env) (any, error) {
 	listen, err := tlsFiles(env, "rep", map[string]any{"listen": env.Addr("rep", "grpc")})
 	if err != nil {
@@ -68,7 +79,7 @@ func renderRep(env *Env) (any, error) {
 		"logging":  map[string]any{"level": env.LogLevel()},
 		"cell_id":  DevCellID,
 		"zone":     "z1",
-		"stacks":   map[string]string{"busybox": busyboxStackDir(env)},
+		"stacks":   devStacks(env),
 		"bbs":      bbs,
 		"registry": registryConfig(env, "rep"),
 		"download": map[string]any{"dir": filepath.Join(data, "downloads"), "ca_file": env.CAFile()},
