@@ -60,7 +60,7 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) (_ *ru
 		return nil, fmt.Errorf("create %s: %w", spec.ID, err)
 	}
 	sn := r.client.SnapshotService(snapshotter)
-	if _, err := sn.Stat(ctx, stackKey(spec.Stack)); err != nil {
+	if _, err := sn.Stat(ctx, r.stackKey(spec.Stack)); err != nil {
 		if errdefs.IsNotFound(err) {
 			return nil, fmt.Errorf("create %s: stack %q not found (EnsureStack first)", spec.ID, spec.Stack)
 		}
@@ -115,12 +115,12 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.ContainerSpec) (_ *ru
 		return nil, fmt.Errorf("create %s: lease: %w", spec.ID, err)
 	}
 	defer done(context.WithoutCancel(ctx))
-	mounts, err := sn.Prepare(ctx, spec.ID, stackKey(spec.Stack))
+	mounts, err := sn.Prepare(ctx, spec.ID, r.stackKey(spec.Stack))
 	if errdefs.IsAlreadyExists(err) {
 		// Left behind by a Create that crashed before NewContainer: no
 		// container refers to it (checked above).
 		if err = sn.Remove(ctx, spec.ID); err == nil {
-			mounts, err = sn.Prepare(ctx, spec.ID, stackKey(spec.Stack))
+			mounts, err = sn.Prepare(ctx, spec.ID, r.stackKey(spec.Stack))
 		}
 	}
 	if err != nil {

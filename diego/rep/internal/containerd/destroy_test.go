@@ -47,7 +47,7 @@ func TestDestroy(t *testing.T) {
 			if _, err := r.client.SnapshotService(snapshotter).Stat(ctx, c.ID); !errdefs.IsNotFound(err) {
 				t.Errorf("writable layer after Destroy: %v", err)
 			}
-			if _, err := r.client.SnapshotService(snapshotter).Stat(ctx, stackKey(stack)); err != nil {
+			if _, err := r.client.SnapshotService(snapshotter).Stat(ctx, r.stackKey(stack)); err != nil {
 				t.Errorf("stack after Destroy: %v", err)
 			}
 			for _, dir := range []string{"networks", "netns", "fifo", "mnt"} {
@@ -159,7 +159,7 @@ func TestCleanup(t *testing.T) {
 	}
 	// ... one that crashed before NewContainer, leaving its writable layer.
 	sn := r.client.SnapshotService(snapshotter)
-	if _, err := sn.Prepare(ctx, "crashed-layer", stackKey(stack)); err != nil {
+	if _, err := sn.Prepare(ctx, "crashed-layer", r.stackKey(stack)); err != nil {
 		t.Fatal(err)
 	}
 	// ... a network namespace without a record.

@@ -50,6 +50,8 @@ type Runtime struct {
 	closeErr  error
 
 	locks keyedMutex
+	// stacks maps a stack name to its snapshot key (see EnsureStack).
+	stacks sync.Map
 
 	mu sync.Mutex
 	// procs are the processes this instance started or attached to and

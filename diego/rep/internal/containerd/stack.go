@@ -3,9 +3,12 @@ package containerd
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/mount"
@@ -24,12 +27,29 @@ const (
 	stackSourceLabel = labelPrefix + "stack-source"
 )
 
-func stackKey(name string) string { return stackPrefix + name }
+// stackKey is the snapshot key of a stack: the one EnsureStack imported or
+// found for it.
+func (r *Runtime) stackKey(name string) string {
+	if k, ok := r.stacks.Load(name); ok {
+		return k.(string)
+	}
+	return stackPrefix + name
+}
+
+// importKey is the snapshot key of stack name imported from dir. The
+// directory is part of it, so pointing a stack at another directory (a
+// rebuilt stack lives under a new path) imports it afresh, while the
+// containers already running keep the layer they were made from.
+func importKey(name, dir string) string {
+	sum := sha256.Sum256([]byte(dir))
+	return stackPrefix + name + "@" + hex.EncodeToString(sum[:6])
+}
 
 // EnsureStack imports the root filesystem in dir as a committed, read-only
-// overlayfs snapshot named after the stack, which every container on the
-// stack shares as its lower layer. An existing stack of that name is kept
-// as it is.
+// overlayfs snapshot, which every container on the stack shares as its
+// lower layer. A stack already imported from the same directory is kept as
+// it is; earlier imports of the stack from other directories are removed
+// once no container uses them.
 func (r *Runtime) EnsureStack(ctx context.Context, name, dir string) error {
 	if r.base.Err() != nil {
 		return ErrClosed
@@ -46,12 +66,14 @@ func (r *Runtime) EnsureStack(ctx context.Context, name, dir string) error {
 		return fmt.Errorf("ensure stack %s: %w", name, err)
 	}
 	ctx = r.ctx(ctx)
-	key := stackKey(name)
+	key := importKey(name, dir)
 	unlock := r.locks.lock(key)
 	defer unlock()
 
 	sn := r.client.SnapshotService(snapshotter)
 	if _, err := sn.Stat(ctx, key); err == nil {
+		r.stacks.Store(name, key)
+		r.removeOldStacks(ctx, name, key)
 		return nil
 	} else if !errdefs.IsNotFound(err) {
 		return fmt.Errorf("ensure stack %s: %w", name, err)
@@ -91,7 +113,37 @@ func (r *Runtime) EnsureStack(ctx context.Context, name, dir string) error {
 		return fmt.Errorf("ensure stack %s: import %s: %w", name, dir, err)
 	}
 	r.log.Info("imported stack", "stack", name, "dir", dir, "took", time.Since(began).Round(time.Millisecond))
+	r.stacks.Store(name, key)
+	r.removeOldStacks(ctx, name, key)
 	return nil
+}
+
+// removeOldStacks removes the snapshots of stack name other than current
+// (imports from other directories, or from before keys named the
+// directory). One that containers still use cannot be removed yet; a later
+// EnsureStack tries again.
+func (r *Runtime) removeOldStacks(ctx context.Context, name, current string) {
+	sn := r.client.SnapshotService(snapshotter)
+	var old []string
+	err := sn.Walk(ctx, func(_ context.Context, info snapshots.Info) error {
+		k := info.Name
+		if k != current && info.Kind == snapshots.KindCommitted &&
+			(k == stackPrefix+name || strings.HasPrefix(k, stackPrefix+name+"@")) {
+			old = append(old, k)
+		}
+		return nil
+	})
+	if err != nil {
+		r.log.Warn("list old stack snapshots", "stack", name, "error", err)
+		return
+	}
+	for _, k := range old {
+		if err := sn.Remove(ctx, k); err != nil {
+			r.log.Debug("old stack snapshot still in use", "key", k, "error", err)
+			continue
+		}
+		r.log.Info("removed an old import of the stack", "stack", name, "key", k)
+	}
 }
 
 // withMount mounts mounts on a fresh directory under the state dir's mnt/,
