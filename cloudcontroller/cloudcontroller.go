@@ -10,19 +10,28 @@ package cloudcontroller
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	bbsv1 "github.com/anvilpaas/anvil/api/bbs/v1"
+	apiblob "github.com/anvilpaas/anvil/api/blobstore"
+	"github.com/anvilpaas/anvil/cloudcontroller/internal/diego"
 	"github.com/anvilpaas/anvil/cloudcontroller/internal/store"
 	"github.com/anvilpaas/anvil/cloudcontroller/internal/uaaclient"
 	"github.com/anvilpaas/anvil/cloudcontroller/internal/web"
+	"github.com/anvilpaas/anvil/cloudcontroller/internal/zipcheck"
+	"github.com/anvilpaas/anvil/internal/bbsclient"
+	"github.com/anvilpaas/anvil/internal/blobclient"
 	"github.com/anvilpaas/anvil/internal/httpserver"
 	"github.com/anvilpaas/anvil/internal/ops"
 	"github.com/anvilpaas/anvil/internal/pg"
+	"github.com/anvilpaas/anvil/internal/pki"
 	"github.com/anvilpaas/anvil/internal/runner"
 	"github.com/anvilpaas/anvil/internal/tokenverify"
 )
@@ -104,14 +113,42 @@ func (cc *CloudController) serve(ctx context.Context) error {
 		return err
 	}
 	var users web.UserDirectory
+	var tokens diego.TokenSource
 	if cfg.UAA.Client.ClientID != "" {
-		users = uaaclient.New(cfg.UAA.Client, nil)
+		c := uaaclient.New(cfg.UAA.Client, nil)
+		users, tokens = c, c
+	}
+	blobs, err := blobstoreClient(cfg.Blobstore)
+	if err != nil {
+		return err
+	}
+	tasks, closeTasks, err := stagingTasks(ctx, cfg.Staging)
+	if err != nil {
+		return err
+	}
+	defer closeTasks()
+	var signer diego.URLSigner
+	if blobs != nil {
+		signer = blobs
+	}
+	syncer, err := cc.diegoSync(ctx, st, tokens, signer)
+	if err != nil {
+		return err
 	}
 	handler := web.New(web.Options{
 		ExternalURL: cfg.ExternalURL, UAAURL: cfg.UAA.URL, LoginURL: cfg.UAA.LoginURL,
 		LogCacheURL: cfg.LogCacheURL, MaxBodyBytes: cfg.MaxBodyBytes,
 		DefaultAppMemoryMB: cfg.DefaultAppMemoryMB, DefaultAppDiskMB: cfg.DefaultAppDiskMB,
-	}, web.Deps{Store: st, Verifier: verifier, Users: users, Logger: cc.logger, Registry: cc.reg})
+		Packages: web.PackageOptions{MaxBytes: cfg.Packages.MaxBytes, TempDir: cfg.Packages.TempDir, Limits: zipcheck.Limits{
+			MaxEntries: cfg.Packages.MaxEntries, MaxUncompressed: cfg.Packages.MaxUncompressedSize, MaxRatio: cfg.Packages.MaxCompressionRatio,
+		}},
+		Staging: web.StagingOptions{
+			CallbackURL: cfg.Staging.CallbackURL, CallbackSecret: []byte(cfg.Staging.CallbackSecret),
+			MemoryMB: cfg.Staging.MemoryMB, DiskMB: cfg.Staging.DiskMB, Timeout: cfg.Staging.Timeout,
+			BuildpacksDir: cfg.Staging.BuildpacksDir, DefaultBuildpacks: cfg.Staging.DefaultBuildpacks,
+		},
+	}, web.Deps{Store: st, Verifier: verifier, Users: users, Logger: cc.logger, Registry: cc.reg, Blobs: blobs, Tasks: tasks,
+		Desirer: syncer.Desirer(), Instances: syncer.InstanceReporter()})
 	srv := httpserver.New("cloud_controller", httpserver.Config{Listen: cfg.Listen}, handler, cc.logger)
 	go func() {
 		select {
@@ -123,10 +160,72 @@ func (cc *CloudController) serve(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}()
-	return runner.Group(ctx,
-		runner.Named{Name: "http", Runner: srv},
-		runner.Named{Name: "jobs", Runner: runner.Func(handler.RunJobs)},
-	)
+	units := []runner.Named{
+		{Name: "http", Runner: srv},
+		{Name: "jobs", Runner: runner.Func(handler.RunJobs)},
+	}
+	if syncer != nil {
+		units = append(units, runner.Named{Name: "diego_sync", Runner: syncer})
+	}
+	return runner.Group(ctx, units...)
+}
+
+// blobstoreClient returns the blobstore client, or nil without a URL.
+func blobstoreClient(cfg BlobstoreConfig) (*blobclient.Client, error) {
+	if cfg.URL == "" {
+		return nil, nil
+	}
+	var tlsCfg *tls.Config
+	if cfg.CAFile != "" || cfg.CertFile != "" {
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
+		if cfg.CAFile != "" {
+			pool, err := pki.LoadPool(cfg.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("blobstore: %w", err)
+			}
+			tlsCfg.RootCAs = pool
+		}
+		if cfg.CertFile != "" {
+			cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("blobstore: client certificate: %w", err)
+			}
+			tlsCfg.Certificates = []tls.Certificate{cert}
+		}
+	}
+	return blobclient.New(blobclient.Config{
+		URL: cfg.URL, TLS: tlsCfg, SharedSecret: cfg.SharedSecret,
+		SigningKey: apiblob.Key{ID: cfg.SigningKey.ID, Secret: []byte(cfg.SigningKey.Secret)},
+	})
+}
+
+// stagingTasks dials the BBS for staging tasks; nil without staging.bbs.
+func stagingTasks(ctx context.Context, cfg StagingConfig) (web.TaskDesirer, func(), error) {
+	if cfg.BBS.Address == "" && len(cfg.BBS.Addresses) == 0 {
+		return nil, func() {}, nil
+	}
+	conn, err := bbsclient.Dial(ctx, bbsclient.Config{RPC: cfg.BBS, RequestTimeout: 10 * time.Second, Attempts: 5, Backoff: 200 * time.Millisecond})
+	if err != nil {
+		return nil, nil, err
+	}
+	return bbsTasks{bbsv1.NewBBSServiceClient(conn)}, func() { conn.Close() }, nil
+}
+
+// bbsTasks is web.TaskDesirer on the BBS's gRPC API.
+type bbsTasks struct{ c bbsv1.BBSServiceClient }
+
+func (b bbsTasks) DesireTask(ctx context.Context, guid, domain string, def *bbsv1.TaskDefinition) error {
+	if _, err := b.c.DesireTask(ctx, &bbsv1.DesireTaskRequest{TaskGuid: guid, Domain: domain, Definition: def}); err != nil {
+		return fmt.Errorf("desire task %s: %w", guid, err)
+	}
+	return nil
+}
+
+func (b bbsTasks) CancelTask(ctx context.Context, guid string) error {
+	if _, err := b.c.CancelTask(ctx, &bbsv1.CancelTaskRequest{TaskGuid: guid}); err != nil {
+		return fmt.Errorf("cancel task %s: %w", guid, err)
+	}
+	return nil
 }
 
 // bootstrap creates the default organization quota and the system

@@ -3,14 +3,19 @@ package cloudcontroller
 import (
 	"net/url"
 	"strings"
+	"time"
+
+	apiblob "github.com/anvilpaas/anvil/api/blobstore"
 
 	"github.com/anvilpaas/anvil/cloudcontroller/internal/apierr"
+	"github.com/anvilpaas/anvil/cloudcontroller/internal/diego"
 	"github.com/anvilpaas/anvil/cloudcontroller/internal/uaaclient"
 	"github.com/anvilpaas/anvil/cloudcontroller/internal/web"
 	"github.com/anvilpaas/anvil/internal/config"
 	"github.com/anvilpaas/anvil/internal/logging"
 	"github.com/anvilpaas/anvil/internal/ops"
 	"github.com/anvilpaas/anvil/internal/pg"
+	"github.com/anvilpaas/anvil/internal/rpc"
 	"github.com/anvilpaas/anvil/internal/tokenverify"
 )
 
@@ -39,6 +44,79 @@ type Config struct {
 	DefaultAppDiskMB   int `yaml:"default_app_disk_in_mb"`
 
 	Bootstrap Bootstrap `yaml:"bootstrap"`
+
+	// Blobstore is where packages, droplets, buildpacks and build caches
+	// live; without a url, uploads and builds answer 503.
+	Blobstore BlobstoreConfig `yaml:"blobstore"`
+	// Packages bounds package uploads.
+	Packages PackagesConfig `yaml:"packages"`
+	// Staging runs builds as BBS tasks; without staging.bbs, builds
+	// answer 503.
+	Staging StagingConfig `yaml:"staging"`
+	// Diego is the Diego sync (internal/diego): the BBS client (default
+	// staging.bbs), the reconciler's interval, the droplet URL lifetime.
+	// Without a BBS the sync is off and /stats shows desired instances.
+	Diego diego.Config `yaml:"diego"`
+}
+
+// BlobstoreConfig is how CC reaches the blobstore (api/blobstore).
+type BlobstoreConfig struct {
+	// URL is the blobstore's base URL, as CC and the cells reach it
+	// (signed URLs are built from it).
+	URL string `yaml:"url"`
+	// CAFile verifies an https blobstore; CertFile and KeyFile are CC's
+	// client certificate (mutual TLS, common name cloud_controller).
+	CAFile   string `yaml:"ca_file"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// SharedSecret is sent as X-Blobstore-Secret when set.
+	SharedSecret string `yaml:"shared_secret"`
+	// SigningKey signs the URLs cells download and upload with; the
+	// blobstore must list it in auth.signing_keys.
+	SigningKey SigningKeyConfig `yaml:"signing_key"`
+}
+
+// SigningKeyConfig is a blobstore signing key.
+type SigningKeyConfig struct {
+	ID     string `yaml:"id"`
+	Secret string `yaml:"secret"`
+}
+
+// PackagesConfig bounds package uploads (zipcheck).
+type PackagesConfig struct {
+	// MaxBytes bounds an uploaded zip (default 1 GiB).
+	MaxBytes int64 `yaml:"max_bytes"`
+	// MaxEntries, MaxUncompressedSize and MaxCompressionRatio bound its
+	// contents (defaults 100000, 4 GiB, 200).
+	MaxEntries          int   `yaml:"max_entries"`
+	MaxUncompressedSize int64 `yaml:"max_uncompressed_size"`
+	MaxCompressionRatio int64 `yaml:"max_compression_ratio"`
+	// TempDir holds uploads in progress (default the system's).
+	TempDir string `yaml:"temp_dir"`
+}
+
+// StagingConfig configures builds on Diego.
+type StagingConfig struct {
+	// BBS is the BBS connection staging tasks are desired on (default
+	// diego.bbs when callback_secret is set).
+	BBS rpc.ClientConfig `yaml:"bbs"`
+	// CallbackURL is the base URL the BBS reaches CC's internal
+	// completion callback at (default external_url).
+	CallbackURL string `yaml:"callback_url"`
+	// CallbackSecret keys the HMAC tokens of callback URLs (≥ 16 bytes;
+	// required with bbs).
+	CallbackSecret string `yaml:"callback_secret"`
+	// MemoryMB and DiskMB are a staging task's limits (default 1024, 4096).
+	MemoryMB int `yaml:"memory_mb"`
+	DiskMB   int `yaml:"disk_mb"`
+	// Timeout is how long a build may stay STAGING (default 15m).
+	Timeout time.Duration `yaml:"timeout"`
+	// BuildpacksDir holds the system buildpacks as <name>.zip (what
+	// `make buildpacks` writes to bin/buildpacks).
+	BuildpacksDir string `yaml:"buildpacks_dir"`
+	// DefaultBuildpacks is the detection order for apps that name no
+	// buildpack (default: every zip in buildpacks_dir, by name).
+	DefaultBuildpacks []string `yaml:"default_buildpacks"`
 }
 
 // UAAConfig configures how CC trusts and calls UAA.
@@ -123,6 +201,17 @@ func (c *Config) Defaults() {
 		c.Bootstrap.DefaultStack = c.Bootstrap.Stacks[0].Name
 	}
 	c.Bootstrap.AppsDomain = strings.ToLower(strings.TrimSuffix(c.Bootstrap.AppsDomain, "."))
+	if c.Staging.CallbackURL == "" {
+		c.Staging.CallbackURL = c.ExternalURL
+	}
+	if c.Staging.BBS.Address == "" && len(c.Staging.BBS.Addresses) == 0 && c.Staging.CallbackSecret != "" {
+		// One BBS connection setting serves both: staging uses diego.bbs.
+		c.Staging.BBS = c.Diego.BBS.ClientConfig
+	}
+	if !c.Diego.Enabled() {
+		c.Diego.BBS.ClientConfig = c.Staging.BBS
+	}
+	c.Diego.Defaults()
 }
 
 // Validate reports every problem.
@@ -145,6 +234,8 @@ func (c *Config) Validate() error {
 		p.Addf("default_app_memory_mb and default_app_disk_in_mb must not be negative")
 	}
 	c.Bootstrap.validate(&p)
+	c.validateStaging(&p)
+	p.Add("diego", c.Diego.Validate())
 	return p.Err()
 }
 
@@ -169,6 +260,45 @@ func (b *Bootstrap) validate(p *config.Problems) {
 		if err := web.ValidateDomainName(b.AppsDomain); err != nil {
 			p.Addf("bootstrap.apps_domain %q: %s", b.AppsDomain, apiDetail(err))
 		}
+	}
+}
+
+func (c *Config) validateStaging(p *config.Problems) {
+	if c.Blobstore.URL != "" {
+		if u, err := url.Parse(c.Blobstore.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.Addf("blobstore.url %q must be an absolute http(s) URL", c.Blobstore.URL)
+		}
+		if (c.Blobstore.CertFile == "") != (c.Blobstore.KeyFile == "") {
+			p.Addf("blobstore.cert_file and blobstore.key_file go together")
+		}
+		if c.Blobstore.SigningKey.ID != "" {
+			if err := apiblob.ValidateKeyID(c.Blobstore.SigningKey.ID); err != nil {
+				p.Addf("blobstore.signing_key.id: %v", err)
+			}
+			if len(c.Blobstore.SigningKey.Secret) < 16 {
+				p.Addf("blobstore.signing_key.secret must be at least 16 bytes")
+			}
+		}
+	}
+	if c.Packages.MaxBytes < 0 || c.Packages.MaxEntries < 0 || c.Packages.MaxUncompressedSize < 0 || c.Packages.MaxCompressionRatio < 0 {
+		p.Addf("packages limits must not be negative")
+	}
+	st := c.Staging
+	if st.MemoryMB < 0 || st.DiskMB < 0 || st.Timeout < 0 {
+		p.Addf("staging.memory_mb, disk_mb and timeout must not be negative")
+	}
+	if st.BBS.Address == "" && len(st.BBS.Addresses) == 0 {
+		return // staging off
+	}
+	p.Add("staging.bbs", st.BBS.Validate())
+	if len(st.CallbackSecret) < 16 {
+		p.Addf("staging.callback_secret must be at least 16 bytes")
+	}
+	if u, err := url.Parse(st.CallbackURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.Addf("staging.callback_url %q must be an absolute http(s) URL", st.CallbackURL)
+	}
+	if c.Blobstore.URL == "" || c.Blobstore.SigningKey.ID == "" {
+		p.Addf("staging needs blobstore.url and blobstore.signing_key")
 	}
 }
 

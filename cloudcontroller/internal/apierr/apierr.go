@@ -40,6 +40,10 @@ func newErr(status, code int, title, detail string) *Error {
 	return &Error{Status: status, Code: code, Title: "CF-" + title, Detail: detail}
 }
 
+// New is an error of CF's catalogue that has no constructor here: status,
+// code, title (without "CF-") and detail as CF's errors/v2.yml has them.
+func New(status, code int, title, detail string) *Error { return newErr(status, code, title, detail) }
+
 // InvalidAuthToken is a token that fails verification (401).
 func InvalidAuthToken() *Error { return newErr(401, 1000, "InvalidAuthToken", "Invalid Auth Token") }
 

@@ -42,6 +42,10 @@ func New(cfg Config, httpClient *http.Client) *Client {
 	return &Client{cfg: cfg, http: httpClient}
 }
 
+// AccessToken returns the client's client_credentials token (cached until
+// a minute before it expires); the Diego sync reads log-cache with it.
+func (c *Client) AccessToken(ctx context.Context) (string, error) { return c.accessToken(ctx) }
+
 func (c *Client) accessToken(ctx context.Context) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -39,6 +39,7 @@ const (
 	eventAppTerminate     = "audit.app.process.terminate_instance"
 	eventAppMapRoute      = "audit.app.map-route"
 	eventAppUnmapRoute    = "audit.app.unmap-route"
+	eventAppDropletMapped = "audit.app.droplet.mapped"
 )
 
 const (
@@ -637,9 +638,9 @@ func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request, a *Actor) err
 // runAppDelete is the app.delete job: Diego first (so nothing runs the
 // app), then the rows. It is idempotent: an app already gone is done.
 //
-// Hook for packages, builds and droplets: their blobs are deleted here,
-// before DeleteApp, once they exist (the rows go with the app through ON
-// DELETE CASCADE).
+// Staging tasks are cancelled and the blobs of packages and droplets
+// deleted before DeleteApp (the rows go with the app through ON DELETE
+// CASCADE; a blob whose delete fails is logged and left behind).
 func (s *Server) runAppDelete(ctx context.Context, p json.RawMessage) error {
 	var g guidPayload
 	if err := json.Unmarshal(p, &g); err != nil {
@@ -650,6 +651,9 @@ func (s *Server) runAppDelete(ctx context.Context, p json.RawMessage) error {
 		return err
 	}
 	s.undesire(ctx, procs...)
+	if err := s.deleteAppBlobs(ctx, g.GUID); err != nil {
+		return err
+	}
 	if err := s.store.DeleteApp(ctx, g.GUID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
@@ -902,12 +906,11 @@ func (s *Server) getCurrentDropletRel(w http.ResponseWriter, r *http.Request, a 
 	return writeJSON(w, http.StatusOK, s.currentDropletRel(app))
 }
 
-// setCurrentDropletRel is PATCH …/relationships/current_droplet. No droplet
-// exists until the droplets milestone, so every guid is refused with CF's
-// 422; that milestone looks the droplet up (STAGED, of this app), calls
-// store.SetAppDroplet and records audit.app.droplet.mapped.
+// setCurrentDropletRel is PATCH …/relationships/current_droplet: the
+// droplet must be a STAGED droplet of the app (else CF's 422); records
+// audit.app.droplet.mapped. {"data": null} is refused as CF does.
 func (s *Server) setCurrentDropletRel(w http.ResponseWriter, r *http.Request, a *Actor) error {
-	_, sp, err := s.visibleApp(r, a, r.PathValue("guid"))
+	app, sp, err := s.visibleApp(r, a, r.PathValue("guid"))
 	if err != nil {
 		return err
 	}
@@ -917,20 +920,45 @@ func (s *Server) setCurrentDropletRel(w http.ResponseWriter, r *http.Request, a 
 	if err := decode(r, &b); err != nil {
 		return err
 	}
-	if err := requireAppWrite(r.Context(), a, sp); err != nil {
+	ctx := r.Context()
+	if err := requireAppWrite(ctx, a, sp); err != nil {
 		return err
 	}
-	return apierr.Unprocessable(dropletUnassignable)
+	if b.Data == nil {
+		return apierr.Unprocessable("Current droplet cannot be removed. Please assign a different droplet.")
+	}
+	out, err := s.store.AssignDroplet(ctx, app.GUID, b.Data.GUID)
+	if errors.Is(err, store.ErrDropletNotAssignable) {
+		return apierr.Unprocessable(dropletUnassignable)
+	}
+	if err != nil {
+		return err
+	}
+	e := appEvent(eventAppDropletMapped, out, sp, nil)
+	e.Data = map[string]any{"request": map[string]any{"droplet_guid": b.Data.GUID}}
+	s.audit(r, a, e)
+	return writeJSON(w, http.StatusOK, s.currentDropletRel(out))
 }
 
-// getCurrentDroplet is GET /v3/apps/:guid/droplets/current: 404 "Droplet
-// not found" (exactly: the cf CLI matches it) while the app has none. The
-// droplets milestone renders the droplet here.
+// getCurrentDroplet is GET /v3/apps/:guid/droplets/current: the droplet,
+// or 404 "Droplet not found" (exactly: the cf CLI matches it) while the
+// app has none.
 func (s *Server) getCurrentDroplet(w http.ResponseWriter, r *http.Request, a *Actor) error {
-	if _, _, err := s.visibleApp(r, a, r.PathValue("guid")); err != nil {
+	app, sp, err := s.visibleApp(r, a, r.PathValue("guid"))
+	if err != nil {
 		return err
 	}
-	return apierr.NotFound("Droplet")
+	if app.DropletGUID == "" {
+		return apierr.NotFound("Droplet")
+	}
+	d, err := s.store.GetDroplet(r.Context(), app.DropletGUID)
+	if errors.Is(err, store.ErrNotFound) {
+		return apierr.NotFound("Droplet")
+	}
+	if err != nil {
+		return err
+	}
+	return s.renderDroplet(w, r, a, d, sp)
 }
 
 // listAppRoutes is GET /v3/apps/:guid/routes: the routes with a

@@ -40,6 +40,7 @@ type routingEnv struct {
 	dev, auditor, manager, supporter, orgMgr  string // tokens of users with that role
 	orgAuditor, orgUser, outsider, readOnlyDv string
 	sharedDomain                              store.Domain
+	srv                                       *Server
 }
 
 func newRoutingEnv(t *testing.T, withDeps ...func(*Deps)) *routingEnv {
@@ -81,7 +82,7 @@ func newRoutingEnv(t *testing.T, withDeps ...func(*Deps)) *routingEnv {
 	startJobs(t, srv) // deletes are queued
 	t.Cleanup(ts.Close)
 
-	e := &routingEnv{t: t, url: base, st: st, iss: iss, sharedDomain: shared}
+	e := &routingEnv{t: t, url: base, st: st, iss: iss, sharedDomain: shared, srv: srv}
 	e.org = e.mkOrg("org")
 	e.space = e.mkSpace(e.org, "space")
 	e.admin = iss.UserToken(t, "admin-guid", "admin", apiuaa.ScopeCloudControllerAdmin, apiuaa.ScopeCloudControllerRead, apiuaa.ScopeCloudControllerWrite)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/anvilpaas/anvil/cloudcontroller/internal/apierr"
 	"github.com/anvilpaas/anvil/cloudcontroller/internal/store"
+	"github.com/anvilpaas/anvil/internal/blobclient"
 	"github.com/anvilpaas/anvil/internal/tokenverify"
 )
 
@@ -45,6 +46,10 @@ type Options struct {
 	// zero). A quota's per-process memory limit lowers the memory default.
 	DefaultAppMemoryMB int
 	DefaultAppDiskMB   int
+	// Packages bounds package uploads (packages.go).
+	Packages PackageOptions
+	// Staging configures builds on Diego (staging.go).
+	Staging StagingOptions
 }
 
 // Deps are the handlers' collaborators.
@@ -61,6 +66,11 @@ type Deps struct {
 	// Instances reports actual instances for /stats; nil shows the
 	// desired instances as STARTING (started apps) or DOWN.
 	Instances InstanceReporter
+	// Blobs is the blobstore (packages, droplets, buildpacks, caches);
+	// nil answers package uploads and builds with 503.
+	Blobs *blobclient.Client
+	// Tasks desires staging tasks on Diego; nil answers builds with 503.
+	Tasks TaskDesirer
 }
 
 // UserDirectory finds UAA users (cf set-space-role by username,
@@ -87,6 +97,13 @@ type Server struct {
 
 	desirer   Desirer
 	instances InstanceReporter
+
+	blobs *blobclient.Client
+	tasks TaskDesirer
+	// bodyLimits raises the body bound of some route patterns (uploads).
+	bodyLimits map[string]int64
+	// buildpackTarballs caches the blob of each system buildpack zip.
+	buildpackTarballs buildpackCache
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, a *Actor) error
@@ -97,6 +114,7 @@ func New(opts Options, deps Deps) *Server {
 		opts: opts, store: deps.Store, verify: deps.Verifier, users: deps.Users, logger: deps.Logger,
 		mux: http.NewServeMux(), metrics: newMetrics(deps.Registry), jobs: newJobQueue(),
 		desirer: deps.Desirer, instances: deps.Instances,
+		blobs: deps.Blobs, tasks: deps.Tasks, bodyLimits: map[string]int64{},
 	}
 	if s.opts.DefaultAppMemoryMB <= 0 {
 		s.opts.DefaultAppMemoryMB = 1024
@@ -105,6 +123,8 @@ func New(opts Options, deps Deps) *Server {
 		s.opts.DefaultAppDiskMB = 1024
 	}
 	s.opts.ExternalURL = strings.TrimSuffix(s.opts.ExternalURL, "/")
+	s.opts.Packages.defaults()
+	s.opts.Staging.defaults(s.opts.ExternalURL)
 	s.routes()
 	s.registerJobOps()
 	s.registerAppJobOps()
@@ -135,6 +155,11 @@ func (s *Server) routes() {
 	s.registerAppEnv()
 	s.registerProcesses()
 	s.registerManifests()
+	s.registerPackages()
+	s.registerResourceMatches()
+	s.registerBuilds()
+	s.registerDroplets()
+	s.registerStaging()
 }
 
 // public registers a handler that needs no token.
@@ -173,8 +198,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Vcap-Request-Id", id)
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	r.Body = http.MaxBytesReader(rec, r.Body, s.opts.MaxBodyBytes)
 	_, pattern := s.mux.Handler(r)
+	limit := s.opts.MaxBodyBytes
+	if l, ok := s.bodyLimits[pattern]; ok {
+		limit = l
+	}
+	r.Body = http.MaxBytesReader(rec, r.Body, limit)
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
