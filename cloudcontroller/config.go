@@ -158,9 +158,8 @@ type BootstrapStack struct {
 }
 
 // DefaultStackName is the stack created when the configuration names none:
-// the name CF users put in manifests (stack: cflinuxfs4), so that those
-// manifests work unchanged.
-const DefaultStackName = "cflinuxfs4"
+// the platform's own stack (docs/stack.md).
+const DefaultStackName = "debian-bookworm"
 
 // Defaults fills unset fields.
 func (c *Config) Defaults() {
@@ -195,7 +194,7 @@ func (c *Config) Defaults() {
 		c.Bootstrap.SystemOrg = "system"
 	}
 	if len(c.Bootstrap.Stacks) == 0 {
-		c.Bootstrap.Stacks = []BootstrapStack{{Name: DefaultStackName, Description: "Cloud Foundry Linux-based filesystem (Ubuntu 22.04)"}}
+		c.Bootstrap.Stacks = []BootstrapStack{{Name: DefaultStackName, Description: "Debian 12 (bookworm) with the runtimes the system buildpacks use"}}
 	}
 	if c.Bootstrap.DefaultStack == "" {
 		c.Bootstrap.DefaultStack = c.Bootstrap.Stacks[0].Name
