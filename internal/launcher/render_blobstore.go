@@ -10,6 +10,11 @@ package launcher
 // the key blobstore-key-1 (secret blobstore_signing_key_1). Other daemons'
 // rows read the same secrets with env.Secret.
 
+// dropletURLTTL is the lifetime of the signed droplet URLs the Cloud
+// Controller writes into desired LRPs, and so the longest signed URL the
+// blobstore accepts.
+const dropletURLTTL = "8760h"
+
 func blobstoreDaemon() Daemon {
 	return Daemon{
 		Name:   "blobstore",
@@ -39,6 +44,9 @@ func renderBlobstore(env *Env) (any, error) {
 			"signing_keys": []map[string]any{
 				{"id": "blobstore-key-1", "secret": env.Secret("blobstore_signing_key_1")},
 			},
+			// The droplet URL in a desired LRP is used whenever an
+			// instance starts, for as long as the app runs.
+			"max_signed_url_lifetime": dropletURLTTL,
 		},
 	}, nil
 }

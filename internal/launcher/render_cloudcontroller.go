@@ -1,6 +1,10 @@
 package launcher
 
-import "strconv"
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+)
 
 // The cloud_controller daemon's row. It listens on the public API port
 // (--api-port) in the dev shape.
@@ -16,7 +20,7 @@ func cloudControllerDaemon() Daemon {
 func renderCloudController(env *Env) (any, error) {
 	ep := env.Endpoints()
 	o := env.Options()
-	return map[string]any{
+	cfg := map[string]any{
 		"listen":        "127.0.0.1:" + strconv.Itoa(o.APIPort),
 		"external_url":  ep.API,
 		"ops":           map[string]any{"listen": env.Addr("cloud_controller", "ops")},
@@ -33,5 +37,47 @@ func renderCloudController(env *Env) (any, error) {
 				"client_secret": env.Secret("uaa_client_cloud_controller"),
 			},
 		},
-	}, nil
+	}
+	// Packages and droplets live in the blobstore; the Cloud Controller
+	// signs URLs for the cells with the blobstore's key.
+	cert, err := env.Cert("cloud_controller")
+	if err != nil {
+		return nil, err
+	}
+	if env.Port("blobstore", "https") != 0 {
+		cfg["blobstore"] = map[string]any{
+			"url":         "https://" + env.Addr("blobstore", "https"),
+			"ca_file":     env.CAFile(),
+			"cert_file":   cert.Cert,
+			"key_file":    cert.Key,
+			"signing_key": map[string]any{"id": "blobstore-key-1", "secret": env.Secret("blobstore_signing_key_1")},
+		}
+	}
+	// Staging tasks and the desired LRPs go to the BBS; the BBS calls back
+	// on the API port when a staging task completes.
+	if env.Port("bbs", "grpc") != 0 {
+		bbs, err := tlsFiles(env, "cloud_controller", map[string]any{"addresses": []string{env.Addr("bbs", "grpc")}})
+		if err != nil {
+			return nil, err
+		}
+		staging := map[string]any{
+			"bbs":             bbs,
+			"callback_url":    "http://127.0.0.1:" + strconv.Itoa(o.APIPort),
+			"callback_secret": env.Secret("cc_staging_callback_secret"),
+		}
+		// The system buildpacks built by `make buildpacks`.
+		if dir, err := filepath.Abs(filepath.Join(o.BinDir, "buildpacks")); err == nil {
+			if _, err := os.Stat(dir); err == nil {
+				staging["buildpacks_dir"] = dir
+			}
+		}
+		cfg["staging"] = staging
+		cfg["diego"] = map[string]any{
+			"bbs": bbs,
+			// As long as the blobstore accepts (max_signed_url_lifetime):
+			// instances download their droplet whenever they start.
+			"droplet_url_ttl": dropletURLTTL,
+		}
+	}
+	return cfg, nil
 }
