@@ -431,7 +431,10 @@ func (s *Server) taskDefinition(ctx context.Context, p stagingPlan, bps []buildp
 		Env:      env,
 		MemoryMb: int32(p.build.StagingMemoryMB),
 		DiskMb:   int32(p.build.StagingDiskMB),
-		Setup:    setup,
+		// Unlimited: a task's 0 lets no output through, and the staging
+		// log is what `cf push` shows.
+		LogRateLimitBytesPerSecond: -1,
+		Setup:                      setup,
 		Action: &bbsv1.RunAction{
 			Path: stagingLifecycle, Args: args, Dir: "/tmp", User: "vcap", LogSource: "STG",
 			ResourceLimits: &bbsv1.ResourceLimits{Nofile: 16384},

@@ -297,7 +297,7 @@ func TestPushPackageBuildDroplet(t *testing.T) {
 	if def == nil || e.tasks.domains[build] != StagingDomain {
 		t.Fatal("no staging task desired")
 	}
-	if def.GetRootFs() != "preloaded:cflinuxfs4" || def.GetMemoryMb() != 1024 || def.GetDiskMb() != 4096 || def.GetResultFile() != "/tmp/result.json" ||
+	if def.GetRootFs() != "preloaded:cflinuxfs4" || def.GetMemoryMb() != 1024 || def.GetLogRateLimitBytesPerSecond() != -1 || def.GetDiskMb() != 4096 || def.GetResultFile() != "/tmp/result.json" ||
 		def.GetLogGuid() != app || def.GetAction().GetLogSource() != "STG" || def.GetAction().GetPath() != "/tmp/lifecycle/builder" || def.GetAction().GetUser() != "vcap" {
 		t.Errorf("task %v", def)
 	}
