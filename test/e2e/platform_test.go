@@ -23,6 +23,7 @@ import (
 	"github.com/anvilpaas/anvil/internal/launcher"
 	"github.com/anvilpaas/anvil/internal/logging"
 	"github.com/anvilpaas/anvil/internal/rpc"
+	"github.com/anvilpaas/anvil/internal/stack"
 )
 
 // platform is the running platform shared by the package's tests.
@@ -68,9 +69,9 @@ func requirements() error {
 	if os.Geteuid() != 0 {
 		return errors.New("the platform's cell needs root")
 	}
-	for _, bin := range []string{"containerd", "runc"} {
+	for _, bin := range []string{"containerd", "runc", "debootstrap"} {
 		if _, err := exec.LookPath(bin); err != nil {
-			return fmt.Errorf("%s is not installed (apt-get install containerd runc)", bin)
+			return fmt.Errorf("%s is not installed (apt-get install containerd runc debootstrap)", bin)
 		}
 	}
 	return nil
@@ -117,6 +118,7 @@ func boot() (*platform, error) {
 	}{
 		{bin + "/", nil, []string{"./cmd/..."}},
 		{bin + "/lifecycle/", []string{"CGO_ENABLED=0"}, []string{"./diego/lifecycle/cmd/builder", "./diego/lifecycle/cmd/launcher"}},
+		{bin + "/buildpacks/.staticfile-server", []string{"CGO_ENABLED=0"}, []string{"./buildpacks/staticfile/server"}},
 	} {
 		cmd := exec.Command("go", append([]string{"build", "-o", b.out}, b.pkgs...)...)
 		cmd.Dir = root
@@ -125,6 +127,26 @@ func boot() (*platform, error) {
 			return nil, fmt.Errorf("build %v: %w\n%s", b.pkgs, err, out)
 		}
 	}
+	// The system buildpacks, as `make buildpacks` makes them.
+	for _, z := range [][]string{
+		{"-dir", "buildpacks/binary", "-o", bin + "/buildpacks/binary_buildpack.zip"},
+		{"-dir", "buildpacks/staticfile", "-o", bin + "/buildpacks/staticfile_buildpack.zip", "-add", "lib/staticfile-server=" + bin + "/buildpacks/.staticfile-server"},
+	} {
+		cmd := exec.Command("go", append([]string{"run", "./diego/lifecycle/cmd/buildpackzip"}, z...)...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("zip buildpack %v: %w\n%s", z, err, out)
+		}
+	}
+	// The debian-bookworm stack, as `make stack` builds it (minutes the
+	// first time on a machine, then reused).
+	sctx, scancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	defer scancel()
+	var stackLog bytes.Buffer
+	if _, err := stack.Build(sctx, stack.Options{Progress: &stackLog}); err != nil {
+		return nil, fmt.Errorf("build the stack: %w\n%s", err, stackLog.String())
+	}
+
 	p := &platform{stateDir: filepath.Join(dir, "state")}
 	httpPort, httpsPort, apiPort := freePort(), freePort(), freePort()
 	var progress bytes.Buffer
