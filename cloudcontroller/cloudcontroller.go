@@ -29,6 +29,7 @@ import (
 	"github.com/anvilpaas/anvil/internal/bbsclient"
 	"github.com/anvilpaas/anvil/internal/blobclient"
 	"github.com/anvilpaas/anvil/internal/httpserver"
+	"github.com/anvilpaas/anvil/internal/logemitter"
 	"github.com/anvilpaas/anvil/internal/ops"
 	"github.com/anvilpaas/anvil/internal/pg"
 	"github.com/anvilpaas/anvil/internal/pki"
@@ -131,7 +132,15 @@ func (cc *CloudController) serve(ctx context.Context) error {
 	if blobs != nil {
 		signer = blobs
 	}
-	syncer, err := cc.diegoSync(ctx, st, tokens, signer)
+	emitter, err := logemitter.New(cfg.Loggregator, logemitter.Deps{Logger: cc.logger, Registerer: cc.reg})
+	if err != nil {
+		return err
+	}
+	var logs web.LogSink
+	if emitter.Enabled() {
+		logs = emitter
+	}
+	syncer, err := cc.diegoSync(ctx, st, tokens, signer, web.NewAPILogger(st, logs, cc.logger))
 	if err != nil {
 		return err
 	}
@@ -148,7 +157,7 @@ func (cc *CloudController) serve(ctx context.Context) error {
 			BuildpacksDir: cfg.Staging.BuildpacksDir, DefaultBuildpacks: cfg.Staging.DefaultBuildpacks,
 		},
 	}, web.Deps{Store: st, Verifier: verifier, Users: users, Logger: cc.logger, Registry: cc.reg, Blobs: blobs, Tasks: tasks,
-		Desirer: syncer.Desirer(), Instances: syncer.InstanceReporter()})
+		Desirer: syncer.Desirer(), Instances: syncer.InstanceReporter(), Logs: logs})
 	srv := httpserver.New("cloud_controller", httpserver.Config{Listen: cfg.Listen}, handler, cc.logger)
 	go func() {
 		select {
@@ -163,9 +172,16 @@ func (cc *CloudController) serve(ctx context.Context) error {
 	units := []runner.Named{
 		{Name: "http", Runner: srv},
 		{Name: "jobs", Runner: runner.Func(handler.RunJobs)},
+		{Name: "deployments", Runner: runner.Func(handler.RunDeployments)},
+		// Registers staging.buildpacks_dir's zips as system buildpacks,
+		// retrying until the blobstore answers.
+		{Name: "buildpacks", Runner: runner.Func(handler.RunBuildpackBootstrap)},
 	}
 	if syncer != nil {
 		units = append(units, runner.Named{Name: "diego_sync", Runner: syncer})
+	}
+	if emitter.Enabled() {
+		units = append(units, runner.Named{Name: "logemitter", Runner: emitter})
 	}
 	return runner.Group(ctx, units...)
 }

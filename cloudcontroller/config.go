@@ -12,6 +12,7 @@ import (
 	"github.com/anvilpaas/anvil/cloudcontroller/internal/uaaclient"
 	"github.com/anvilpaas/anvil/cloudcontroller/internal/web"
 	"github.com/anvilpaas/anvil/internal/config"
+	"github.com/anvilpaas/anvil/internal/logemitter"
 	"github.com/anvilpaas/anvil/internal/logging"
 	"github.com/anvilpaas/anvil/internal/ops"
 	"github.com/anvilpaas/anvil/internal/pg"
@@ -57,6 +58,9 @@ type Config struct {
 	// staging.bbs), the reconciler's interval, the droplet URL lifetime.
 	// Without a BBS the sync is off and /stats shows desired instances.
 	Diego diego.Config `yaml:"diego"`
+	// Loggregator receives the [API/0] lines written into apps' logs
+	// (internal/logemitter); without an address none are written.
+	Loggregator logemitter.Config `yaml:"loggregator"`
 }
 
 // BlobstoreConfig is how CC reaches the blobstore (api/blobstore).
@@ -211,6 +215,10 @@ func (c *Config) Defaults() {
 		c.Diego.BBS.ClientConfig = c.Staging.BBS
 	}
 	c.Diego.Defaults()
+	if c.Loggregator.Origin == "" {
+		c.Loggregator.Origin = "cloud_controller"
+	}
+	c.Loggregator.Defaults()
 }
 
 // Validate reports every problem.
@@ -235,6 +243,7 @@ func (c *Config) Validate() error {
 	c.Bootstrap.validate(&p)
 	c.validateStaging(&p)
 	p.Add("diego", c.Diego.Validate())
+	p.Add("loggregator", c.Loggregator.Validate())
 	return p.Err()
 }
 

@@ -15,7 +15,7 @@ import (
 // tokens (may be nil) authenticates log-cache reads; signer (may be nil
 // until the blobstore is wired: every desire then fails, and nothing is
 // removed) signs droplet URLs.
-func (cc *CloudController) diegoSync(ctx context.Context, st *store.Store, tokens diego.TokenSource, signer diego.URLSigner) (*diego.Syncer, error) {
+func (cc *CloudController) diegoSync(ctx context.Context, st *store.Store, tokens diego.TokenSource, signer diego.URLSigner, logs diego.AppLogger) (*diego.Syncer, error) {
 	cfg := cc.cfg.Diego
 	if !cfg.Enabled() {
 		return nil, nil
@@ -30,6 +30,6 @@ func (cc *CloudController) diegoSync(ctx context.Context, st *store.Store, token
 	return diego.New(cfg, diego.Deps{
 		Store: st, BBS: bbsv1.NewBBSServiceClient(conn), Droplets: st, Signer: signer,
 		LogCacheURL: cc.cfg.LogCacheURL, Tokens: tokens, ExternalURL: cc.cfg.ExternalURL,
-		Logger: cc.logger, Registry: cc.reg,
+		Logger: cc.logger, Registry: cc.reg, AppLogs: logs,
 	}), nil
 }

@@ -110,6 +110,15 @@ func TestRBACMatrix(t *testing.T) {
 		}, def: 403, want: map[string]int{"admin": 202, "space_developer": 202, "outsider": 404, "org_auditor": 404, "org_user": 404}},
 		{name: "web stats", method: "GET", path: "/v3/apps/" + app + "/processes/web/stats", def: 200,
 			want: map[string]int{"outsider": 404, "org_auditor": 404, "org_user": 404}},
+		{name: "list app tasks", method: "GET", path: "/v3/apps/" + app + "/tasks", def: 200,
+			want: map[string]int{"outsider": 404, "org_auditor": 404, "org_user": 404}},
+		// The app has no droplet: those allowed to create get CF's 422.
+		{name: "create task", method: "POST", path: "/v3/apps/" + app + "/tasks", body: func(persona) any {
+			return map[string]any{"command": "echo hi"}
+		}, def: 403, want: map[string]int{"admin": 422, "space_developer": 422, "outsider": 404, "org_auditor": 404, "org_user": 404}},
+		{name: "list app usage events", method: "GET", path: "/v3/app_usage_events", def: 200},
+		{name: "purge app usage events", method: "POST", path: "/v3/app_usage_events/actions/destructively_purge_all_and_reseed", def: 403,
+			want: map[string]int{"admin": 200}},
 	}
 	for _, ck := range checks {
 		for _, p := range personas {

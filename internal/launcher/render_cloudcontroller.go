@@ -53,6 +53,14 @@ func renderCloudController(env *Env) (any, error) {
 			"signing_key": map[string]any{"id": "blobstore-key-1", "secret": env.Secret("blobstore_signing_key_1")},
 		}
 	}
+	// The [API/0] lines written into apps' logs go to loggregator.
+	lg, err := loggregatorClient(env, "cloud_controller")
+	if err != nil {
+		return nil, err
+	}
+	if lg != nil {
+		cfg["loggregator"] = lg
+	}
 	// Staging tasks and the desired LRPs go to the BBS; the BBS calls back
 	// on the API port when a staging task completes.
 	if env.Port("bbs", "grpc") != 0 {

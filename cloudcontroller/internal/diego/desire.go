@@ -65,6 +65,10 @@ func (s *Syncer) sync(ctx context.Context, in lrpInput) (outcome, error) {
 		}
 		infos = resp.GetSchedulingInfos()
 	}
+	if in.Rollout.MaxInFlight > 0 {
+		_, out, err := s.rollStep(ctx, in, infos)
+		return out, err
+	}
 	return s.apply(ctx, in, infos)
 }
 

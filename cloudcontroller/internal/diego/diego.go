@@ -138,6 +138,14 @@ type Deps struct {
 	Registry    prometheus.Registerer
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// AppLogs receives the API log lines of crashes; nil writes none.
+	AppLogs AppLogger
+}
+
+// AppLogger writes a line into an app's log ([API/0], as CF's
+// AppLogEmitter).
+type AppLogger interface {
+	AppLog(ctx context.Context, app, message string)
 }
 
 // Syncer implements the web package's Desirer and InstanceReporter and

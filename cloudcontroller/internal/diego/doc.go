@@ -16,6 +16,11 @@
 // "new version". Environment variables and VCAP_APPLICATION are fixed when
 // a version is desired and take effect at the next restart, as in CF.
 //
+// The one exception to "one version per process" is a rolling deployment
+// (rollout.go): while one is ACTIVE for a web process, its new version
+// (named by the deployment) grows as its instances run and the old one
+// shrinks, one Roll step at a time.
+//
 // # Lifecycle and concurrency
 //
 // New builds a Syncer; Run(ctx) runs the reconciler (at start and every

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -137,15 +138,46 @@ func (s *Syncer) recordCrash(ctx context.Context, a *bbsv1.ActualLRP) error {
 		{Type: "audit.app.process.crash", Actor: store.EventRef{GUID: p.GUID, Type: "process", Name: p.Type}},
 		{Type: "app.crash", Actor: target},
 	}
-	for _, e := range events {
+	fresh := false
+	for i, e := range events {
 		e.GUID = uuid.NewSHA1(crashEventSpace, []byte(e.Type+"/"+key)).String()
 		e.Target, e.SpaceGUID, e.OrgGUID, e.Data = target, sp.GUID, sp.OrgGUID, payload
-		if _, err := st.RecordEvent(ctx, e); err != nil && !errors.Is(err, store.ErrConflict) {
+		_, err := st.RecordEvent(ctx, e)
+		if err != nil && !errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("%s: %w", e.Type, err)
 		}
+		fresh = fresh || (i == 0 && err == nil)
+	}
+	if fresh && s.deps.AppLogs != nil {
+		// CF's texts (ProcessEventRepository.record_crash, AppEventRepository.create_app_crash_event).
+		s.deps.AppLogs.AppLog(ctx, app.GUID, `Process has crashed with type: "`+p.Type+`"`)
+		s.deps.AppLogs.AppLog(ctx, app.GUID, "App instance exited with guid "+app.GUID+" payload: "+crashPayloadText(payload))
 	}
 	s.metrics.crashes.Inc()
 	s.logger.Info("instance crashed", "app", app.GUID, "process", p.GUID, "index", a.GetKey().GetIndex(),
 		"crash_count", a.GetCrashCount(), "reason", a.GetCrashReason())
 	return nil
+}
+
+// crashPayloadText is the crash payload as CF logs it (Ruby's
+// Hash#inspect, in CF's key order).
+func crashPayloadText(p map[string]any) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range []string{"instance", "index", "cell_id", "reason", "exit_description", "crash_count", "crash_timestamp", "version"} {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Quote(k) + "=>")
+		switch v := p[k].(type) {
+		case string:
+			b.WriteString(strconv.Quote(v))
+		case nil:
+			b.WriteString("nil")
+		default:
+			fmt.Fprint(&b, v)
+		}
+	}
+	b.WriteByte('}')
+	return b.String()
 }

@@ -62,7 +62,16 @@ func (s *Syncer) load(ctx context.Context, processGUID string) (lrpInput, error)
 	if err != nil {
 		return lrpInput{}, err
 	}
-	in := lrpInput{Process: p, App: app, Space: sp, Org: org, Droplet: drop, Routes: routes, ExternalURL: s.deps.ExternalURL}
+	running, err := st.RunningEnv(ctx)
+	if err != nil {
+		return lrpInput{}, err
+	}
+	rollout, err := st.RolloutFor(ctx, p.GUID)
+	if err != nil {
+		return lrpInput{}, err
+	}
+	in := lrpInput{Process: p, App: app, Space: sp, Org: org, Droplet: drop, Routes: routes, ExternalURL: s.deps.ExternalURL,
+		RunningEnv: running, Rollout: rollout}
 	if s.deps.Signer == nil {
 		return lrpInput{}, errors.New("no blobstore configured to sign droplet URLs")
 	}

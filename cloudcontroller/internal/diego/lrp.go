@@ -49,6 +49,11 @@ type lrpInput struct {
 	DropletURL  string
 	Routes      []routeDest
 	ExternalURL string
+	// RunningEnv is the running environment variable group.
+	RunningEnv map[string]string
+	// Rollout is the ACTIVE deployment moving the process to this
+	// definition, if any (rollout.go).
+	Rollout store.Rollout
 }
 
 // cfRoute is one element of the cf-router routes entry.
@@ -227,8 +232,8 @@ func vcapApplication(in lrpInput, version string) string {
 	return string(b)
 }
 
-// instanceEnv is the instances' environment: CF's system variables, then the
-// app's own (sorted). PORT, INSTANCE_INDEX, INSTANCE_GUID and CF_INSTANCE_*
+// instanceEnv is the instances' environment: CF's system variables, the
+// running environment variable group, then the app's own (sorted). PORT, INSTANCE_INDEX, INSTANCE_GUID and CF_INSTANCE_*
 // come from the rep.
 func instanceEnv(in lrpInput, version string) []*bbsv1.EnvironmentVariable {
 	out := []*bbsv1.EnvironmentVariable{
@@ -237,6 +242,11 @@ func instanceEnv(in lrpInput, version string) []*bbsv1.EnvironmentVariable {
 		{Name: "MEMORY_LIMIT", Value: strconv.Itoa(in.Process.MemoryMB) + "m"},
 		{Name: "LANG", Value: "en_US.UTF-8"},
 		{Name: "CF_STACK", Value: stack(in)},
+	}
+	for _, k := range slices.Sorted(maps.Keys(in.RunningEnv)) {
+		if _, own := in.App.Env[k]; !own { // the app's own variables win
+			out = append(out, &bbsv1.EnvironmentVariable{Name: k, Value: in.RunningEnv[k]})
+		}
 	}
 	keys := slices.Sorted(maps.Keys(in.App.Env))
 	for _, k := range keys {

@@ -142,9 +142,9 @@ type vcapApplication struct {
 	ApplicationID    string         `json:"application_id"`
 }
 
-// getAppEnv is GET /v3/apps/:guid/env. The running and staging groups are
-// empty until /v3/environment_variable_groups exists; VCAP_SERVICES is
-// empty until service bindings exist.
+// getAppEnv is GET /v3/apps/:guid/env with the running and staging
+// environment variable groups (envgroups.go); VCAP_SERVICES is empty until
+// service bindings exist.
 func (s *Server) getAppEnv(w http.ResponseWriter, r *http.Request, a *Actor) error {
 	app, sp, err := s.visibleApp(r, a, r.PathValue("guid"))
 	if err != nil {
@@ -158,9 +158,17 @@ func (s *Server) getAppEnv(w http.ResponseWriter, r *http.Request, a *Actor) err
 	if err != nil {
 		return err
 	}
+	stagingEnv, err := s.groupEnv(r, store.EnvGroupStaging)
+	if err != nil {
+		return err
+	}
+	runningEnv, err := s.groupEnv(r, store.EnvGroupRunning)
+	if err != nil {
+		return err
+	}
 	return writeJSON(w, http.StatusOK, map[string]any{
-		"staging_env_json":      map[string]any{},
-		"running_env_json":      map[string]any{},
+		"staging_env_json":      stagingEnv,
+		"running_env_json":      runningEnv,
 		"environment_variables": app.Env,
 		"system_env_json":       map[string]any{"VCAP_SERVICES": map[string]any{}},
 		"application_env_json":  map[string]any{"VCAP_APPLICATION": vcap},

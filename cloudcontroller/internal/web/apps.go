@@ -555,6 +555,7 @@ func (s *Server) createApp(w http.ResponseWriter, r *http.Request, a *Actor) err
 		return err
 	}
 	s.audit(r, a, appEvent(eventAppCreate, created, sp, redactEnv(b)))
+	s.apiLog(ctx, created, sp, logAppCreated(created.GUID))
 	return writeJSON(w, http.StatusCreated, s.appJSON(created))
 }
 
@@ -620,6 +621,7 @@ func (s *Server) updateApp(w http.ResponseWriter, r *http.Request, a *Actor) err
 		return err
 	}
 	s.audit(r, a, appEvent(eventAppUpdate, updated, sp, b))
+	s.apiLog(ctx, updated, sp, logAppUpdated(updated.GUID, censor(requestData(b))))
 	return writeJSON(w, http.StatusOK, s.appJSON(updated))
 }
 
@@ -632,6 +634,7 @@ func (s *Server) deleteApp(w http.ResponseWriter, r *http.Request, a *Actor) err
 		return err
 	}
 	s.audit(r, a, appEvent(eventAppDeleteRequest, app, sp, map[string]any{"recursive": true}))
+	s.apiLog(r.Context(), app, sp, logAppDeleted(app.GUID))
 	return s.enqueue(w, r, a, "app.delete", guidPayload{GUID: app.GUID})
 }
 
@@ -651,6 +654,10 @@ func (s *Server) runAppDelete(ctx context.Context, p json.RawMessage) error {
 		return err
 	}
 	s.undesire(ctx, procs...)
+	s.cancelAppTasks(ctx, g.GUID)
+	if app, err := s.store.GetApp(ctx, g.GUID); err == nil && app.State == store.AppStarted {
+		s.usageProcesses(ctx, store.UsageStopped, store.AppStarted, app, store.Space{}, procs, nil)
+	}
 	if err := s.deleteAppBlobs(ctx, g.GUID); err != nil {
 		return err
 	}
@@ -679,14 +686,14 @@ func (s *Server) appAction(kind appActionKind) handlerFunc {
 			return err
 		}
 		var out store.App
-		var event string
+		var event, line string
 		switch kind {
 		case actionStop:
 			out, err = s.stopApp(ctx, app)
-			event = eventAppStop
+			event, line = eventAppStop, logAppStopping(app.GUID)
 		case actionStart:
 			out, err = s.startApp(ctx, app)
-			event = eventAppStart
+			event, line = eventAppStart, logAppStarting(app.GUID)
 		case actionRestart:
 			if app.DropletGUID == "" {
 				return apierr.Unprocessable(dropletMissing)
@@ -694,12 +701,13 @@ func (s *Server) appAction(kind appActionKind) handlerFunc {
 			if out, err = s.stopApp(ctx, app); err == nil {
 				out, err = s.startApp(ctx, out)
 			}
-			event = eventAppRestart
+			event, line = eventAppRestart, logAppRestarted(app.GUID)
 		}
 		if err != nil {
 			return err
 		}
 		s.audit(r, a, appEvent(event, out, sp, nil))
+		s.apiLog(ctx, out, sp, line)
 		return writeJSON(w, http.StatusOK, s.appJSON(out))
 	}
 }
@@ -745,6 +753,9 @@ func (s *Server) startApp(ctx context.Context, app store.App) (store.App, error)
 	for i := range procs {
 		procs[i].AppState = store.AppStarted
 	}
+	if app.State != store.AppStarted {
+		s.usageProcesses(ctx, store.UsageStarted, store.AppStopped, out, store.Space{}, procs, nil)
+	}
 	s.desire(ctx, procs...)
 	return out, nil
 }
@@ -758,6 +769,9 @@ func (s *Server) stopApp(ctx context.Context, app store.App) (store.App, error) 
 	procs, err := s.store.AppProcesses(ctx, app.GUID)
 	if err != nil {
 		return out, err
+	}
+	if app.State == store.AppStarted {
+		s.usageProcesses(ctx, store.UsageStopped, store.AppStarted, out, store.Space{}, procs, nil)
 	}
 	s.undesire(ctx, procs...)
 	return out, nil
@@ -937,6 +951,7 @@ func (s *Server) setCurrentDropletRel(w http.ResponseWriter, r *http.Request, a 
 	e := appEvent(eventAppDropletMapped, out, sp, nil)
 	e.Data = map[string]any{"request": map[string]any{"droplet_guid": b.Data.GUID}}
 	s.audit(r, a, e)
+	s.apiLog(ctx, out, sp, logAppUpdated(out.GUID, map[string]any{"droplet_guid": b.Data.GUID}))
 	return writeJSON(w, http.StatusOK, s.currentDropletRel(out))
 }
 

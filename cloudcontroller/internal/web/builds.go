@@ -178,6 +178,7 @@ func (s *Server) expireIfLost(ctx context.Context, b store.Build) store.Build {
 			s.logger.Info("cancel expired staging task", "build", b.GUID, "err", err)
 		}
 	}
+	s.buildFinished(ctx, out)
 	return out
 }
 
@@ -297,7 +298,7 @@ func (s *Server) createBuild(w http.ResponseWriter, r *http.Request, a *Actor) e
 		}
 		disk = *body.StagingDiskInMB
 	}
-	bps, err := s.resolveBuildpacks(ctx, plan.buildpacks)
+	bps, err := s.resolveBuildpacks(ctx, plan.buildpacks, plan.stack)
 	if err != nil {
 		return err
 	}
@@ -321,6 +322,8 @@ func (s *Server) createBuild(w http.ResponseWriter, r *http.Request, a *Actor) e
 		return err
 	}
 	plan.build = b
+	s.apiLog(ctx, app, sp, logBuildCreate(app.GUID))
+	s.usageBuild(ctx, store.UsageStagingStarted, b, strPtr(store.StateStaging), nil)
 	def, err := s.taskDefinition(ctx, plan, bps, pkgTar, len(plan.buildpacks) > 0)
 	if err == nil {
 		err = s.tasks.DesireTask(context.WithoutCancel(ctx), b.GUID, StagingDomain, def)
@@ -329,6 +332,7 @@ func (s *Server) createBuild(w http.ResponseWriter, r *http.Request, a *Actor) e
 		s.logger.Error("desire staging task", "build", b.GUID, "app", app.GUID, "err", err)
 		if failed, ferr := s.store.CompleteBuild(context.WithoutCancel(ctx), b.GUID, store.StagingOutcome{Error: stagingError("")}); ferr == nil {
 			b = failed
+			s.buildFinished(ctx, failed)
 		}
 	}
 	e := appEvent("audit.app.build.create", app, sp, nil)

@@ -10,7 +10,7 @@ import (
 // this platform yet with CF's empty list, never a 404: the cf CLI reads
 // them during `cf routes`, `cf space`, `cf app` and push.
 func (s *Server) registerEmptyLists() {
-	for _, path := range []string{"/v3/service_route_bindings", "/v3/deployments", "/v3/service_instances", "/v3/service_credential_bindings", "/v3/security_groups"} {
+	for _, path := range []string{"/v3/service_route_bindings", "/v3/service_instances", "/v3/service_credential_bindings", "/v3/security_groups"} {
 		s.authed("GET "+path, s.emptyList(path))
 	}
 	// No security groups exist, so no space has any bound.

@@ -422,6 +422,7 @@ func (s *Server) updateProcess(w http.ResponseWriter, r *http.Request, a *Actor)
 	}
 	s.desire(ctx, updated)
 	s.auditProcess(r, a, eventAppProcessUpdate, updated, sp, b)
+	s.apiLogApp(ctx, updated.AppGUID, logProcessUpdate(updated.Type))
 	return s.writeProcess(w, r, a, http.StatusOK, updated, sp)
 }
 
@@ -502,6 +503,7 @@ func (s *Server) scaleProcess(w http.ResponseWriter, r *http.Request, a *Actor) 
 		return err
 	}
 	s.auditProcess(r, a, eventAppProcessScale, updated, sp, b.audit())
+	s.apiLogApp(ctx, updated.AppGUID, logProcessScale(updated.Type))
 	return s.writeProcess(w, r, a, http.StatusAccepted, updated, sp)
 }
 
@@ -558,6 +560,12 @@ func (s *Server) applyScale(ctx context.Context, p store.Process, c scaleChange)
 	}
 	if err != nil {
 		return p, err
+	}
+	if p.AppState == store.AppStarted && (p.Instances != updated.Instances || p.MemoryMB != updated.MemoryMB) {
+		// CF records a new STARTED event when a started process's footprint changes.
+		if app, err := s.store.GetApp(ctx, p.AppGUID); err == nil {
+			s.usageProcesses(ctx, store.UsageStarted, store.AppStarted, app, store.Space{}, []store.Process{updated}, map[string]store.Process{p.GUID: p})
+		}
 	}
 	s.desire(ctx, updated)
 	return updated, nil
@@ -677,6 +685,7 @@ func (s *Server) terminateInstance(w http.ResponseWriter, r *http.Request, a *Ac
 		}
 	}
 	s.auditProcess(r, a, eventAppTerminate, p, sp, map[string]any{"index": idx})
+	s.apiLogApp(ctx, p.AppGUID, logTerminate(p.Type, idx))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -69,8 +69,12 @@ type Deps struct {
 	// Blobs is the blobstore (packages, droplets, buildpacks, caches);
 	// nil answers package uploads and builds with 503.
 	Blobs *blobclient.Client
-	// Tasks desires staging tasks on Diego; nil answers builds with 503.
+	// Tasks desires staging tasks and app tasks on Diego; nil answers
+	// builds and task creation with 503.
 	Tasks TaskDesirer
+	// Logs receives the [API/0] lines written to apps' logs (applogs.go);
+	// nil writes none.
+	Logs LogSink
 }
 
 // UserDirectory finds UAA users (cf set-space-role by username,
@@ -98,8 +102,9 @@ type Server struct {
 	desirer   Desirer
 	instances InstanceReporter
 
-	blobs *blobclient.Client
-	tasks TaskDesirer
+	blobs  *blobclient.Client
+	tasks  TaskDesirer
+	applog *APILogger
 	// bodyLimits raises the body bound of some route patterns (uploads).
 	bodyLimits map[string]int64
 	// buildpackTarballs caches the blob of each system buildpack zip.
@@ -115,6 +120,9 @@ func New(opts Options, deps Deps) *Server {
 		mux: http.NewServeMux(), metrics: newMetrics(deps.Registry), jobs: newJobQueue(),
 		desirer: deps.Desirer, instances: deps.Instances,
 		blobs: deps.Blobs, tasks: deps.Tasks, bodyLimits: map[string]int64{},
+	}
+	if deps.Logs != nil {
+		s.applog = NewAPILogger(deps.Store, deps.Logs, deps.Logger)
 	}
 	if s.opts.DefaultAppMemoryMB <= 0 {
 		s.opts.DefaultAppMemoryMB = 1024
@@ -160,6 +168,11 @@ func (s *Server) routes() {
 	s.registerBuilds()
 	s.registerDroplets()
 	s.registerStaging()
+	s.registerTasks()
+	s.registerUsageEvents()
+	s.registerBuildpacks()
+	s.registerEnvGroups()
+	s.registerDeployments()
 }
 
 // public registers a handler that needs no token.

@@ -157,10 +157,15 @@ type buildpackBlob struct {
 }
 
 // resolveBuildpacks returns the blobs of the buildpacks to stage with:
-// the named ones, or the default detection order.
-func (s *Server) resolveBuildpacks(ctx context.Context, names []string) ([]buildpackBlob, error) {
+// the named ones, or the default detection order. Registered buildpacks
+// (/v3/buildpacks, buildpacks.go) come first; the buildpacks directory is
+// the fallback while the table has none (or not that name).
+func (s *Server) resolveBuildpacks(ctx context.Context, names []string, stack string) ([]buildpackBlob, error) {
 	if len(names) == 0 {
-		var err error
+		bps, err := s.tableBuildpacks(ctx, stack)
+		if err != nil || len(bps) > 0 {
+			return bps, err
+		}
 		if names, err = s.defaultBuildpacks(); err != nil {
 			return nil, err
 		}
@@ -170,7 +175,10 @@ func (s *Server) resolveBuildpacks(ctx context.Context, names []string) ([]build
 	}
 	out := make([]buildpackBlob, 0, len(names))
 	for _, n := range names {
-		bp, err := s.buildpackTarballs.get(ctx, s, n)
+		bp, found, err := s.tableBuildpack(ctx, n, stack)
+		if !found && err == nil {
+			bp, err = s.buildpackTarballs.get(ctx, s, n)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -183,6 +191,12 @@ func (s *Server) defaultBuildpacks() ([]string, error) {
 	if len(s.opts.Staging.DefaultBuildpacks) > 0 {
 		return s.opts.Staging.DefaultBuildpacks, nil
 	}
+	return s.dirBuildpacks()
+}
+
+// dirBuildpacks returns the names of the zips in the buildpacks
+// directory, sorted.
+func (s *Server) dirBuildpacks() ([]string, error) {
 	if s.opts.Staging.BuildpacksDir == "" {
 		return nil, nil
 	}
@@ -457,8 +471,8 @@ func (s *Server) taskDefinition(ctx context.Context, p stagingPlan, bps []buildp
 
 func pkg(p stagingPlan) store.Package { return p.pkg }
 
-// stagingEnv is the environment buildpacks see: CF's staging variables
-// and the app's own.
+// stagingEnv is the environment buildpacks see: CF's staging variables,
+// the staging environment variable group, and the app's own.
 func (s *Server) stagingEnv(ctx context.Context, p stagingPlan) ([]*bbsv1.EnvironmentVariable, error) {
 	vcap := map[string]any{
 		"cf_api": s.opts.ExternalURL, "limits": map[string]int{"mem": p.build.StagingMemoryMB, "disk": p.build.StagingDiskMB, "fds": 16384},
@@ -478,15 +492,28 @@ func (s *Server) stagingEnv(ctx context.Context, p stagingPlan) ([]*bbsv1.Enviro
 		{Name: "VCAP_APPLICATION", Value: string(vcapJSON)},
 		{Name: "VCAP_SERVICES", Value: "{}"},
 	}
-	keys := make([]string, 0, len(p.app.Env))
-	for k := range p.app.Env {
-		keys = append(keys, k)
+	group, err := s.store.GetEnvGroup(ctx, store.EnvGroupStaging)
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(group.Variables) {
+		if _, own := p.app.Env[k]; !own { // the app's own variables win
+			env = append(env, &bbsv1.EnvironmentVariable{Name: k, Value: group.Variables[k]})
+		}
+	}
+	for _, k := range sortedKeys(p.app.Env) {
 		env = append(env, &bbsv1.EnvironmentVariable{Name: k, Value: p.app.Env[k]})
 	}
 	return env, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // taskCallback is the body the BBS posts when a task completes.
@@ -580,6 +607,7 @@ func (s *Server) stagingCompleted(w http.ResponseWriter, r *http.Request, _ *Act
 		return err
 	}
 	s.logger.Info("staging completed", "build", guid, "app", out.AppGUID, "state", out.State, "error", out.Error)
+	s.buildFinished(ctx, out)
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
