@@ -33,6 +33,7 @@ import (
 	"github.com/anvilpaas/anvil/internal/ops"
 	"github.com/anvilpaas/anvil/internal/pg"
 	"github.com/anvilpaas/anvil/internal/pki"
+	"github.com/anvilpaas/anvil/internal/registrar"
 	"github.com/anvilpaas/anvil/internal/runner"
 	"github.com/anvilpaas/anvil/internal/tokenverify"
 )
@@ -79,10 +80,14 @@ func (cc *CloudController) Addr() string {
 
 // Run serves until ctx is cancelled.
 func (cc *CloudController) Run(ctx context.Context) error {
-	err := runner.Group(ctx,
-		runner.Named{Name: "ops", Runner: cc.ops},
-		runner.Named{Name: "api", Runner: runner.Func(cc.serve)},
-	)
+	units := []runner.Named{
+		{Name: "ops", Runner: cc.ops},
+		{Name: "api", Runner: runner.Func(cc.serve)},
+	}
+	if cc.cfg.RouteRegistrar.Enabled() {
+		units = append(units, runner.Named{Name: "route_registrar", Runner: registrar.NewDaemon(cc.cfg.RouteRegistrar, "cloud_controller", cc.logger)})
+	}
+	err := runner.Group(ctx, units...)
 	if err != nil {
 		return fmt.Errorf("cloud_controller: %w", err)
 	}

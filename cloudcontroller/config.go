@@ -16,6 +16,7 @@ import (
 	"github.com/anvilpaas/anvil/internal/logging"
 	"github.com/anvilpaas/anvil/internal/ops"
 	"github.com/anvilpaas/anvil/internal/pg"
+	"github.com/anvilpaas/anvil/internal/registrar"
 	"github.com/anvilpaas/anvil/internal/rpc"
 	"github.com/anvilpaas/anvil/internal/tokenverify"
 )
@@ -29,7 +30,10 @@ type Config struct {
 	ExternalURL string         `yaml:"external_url"`
 	Ops         ops.Config     `yaml:"ops"`
 	Logging     logging.Config `yaml:"logging"`
-	Database    pg.Config      `yaml:"database"`
+	// RouteRegistrar registers the daemon's routes with the gorouters
+	// over NATS (the production shape); without a NATS URL it is off.
+	RouteRegistrar registrar.DaemonConfig `yaml:"route_registrar"`
+	Database       pg.Config              `yaml:"database"`
 
 	// UAA is where tokens come from: the root document's login and uaa
 	// links, the token verifier and the SCIM client.
@@ -167,6 +171,7 @@ const DefaultStackName = "debian-bookworm"
 
 // Defaults fills unset fields.
 func (c *Config) Defaults() {
+	c.RouteRegistrar.Defaults()
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:9022"
 	}
@@ -224,6 +229,7 @@ func (c *Config) Defaults() {
 // Validate reports every problem.
 func (c *Config) Validate() error {
 	var p config.Problems
+	p.Add("route_registrar", c.RouteRegistrar.Validate())
 	p.Require("listen", c.Listen)
 	for name, v := range map[string]string{"external_url": c.ExternalURL, "uaa.url": c.UAA.URL} {
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

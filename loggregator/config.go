@@ -8,6 +8,7 @@ import (
 	"github.com/anvilpaas/anvil/internal/config"
 	"github.com/anvilpaas/anvil/internal/logging"
 	"github.com/anvilpaas/anvil/internal/ops"
+	"github.com/anvilpaas/anvil/internal/registrar"
 	"github.com/anvilpaas/anvil/internal/rpc"
 	"github.com/anvilpaas/anvil/internal/tokenverify"
 )
@@ -22,6 +23,9 @@ type Config struct {
 	API     APIConfig      `yaml:"api"`
 	Ops     ops.Config     `yaml:"ops"`
 	Logging logging.Config `yaml:"logging"`
+	// RouteRegistrar registers the daemon's routes with the gorouters
+	// over NATS (the production shape); without a NATS URL it is off.
+	RouteRegistrar registrar.DaemonConfig `yaml:"route_registrar"`
 	// Verifier checks the UAA tokens of API requests (uaa_url, issuer…).
 	Verifier tokenverify.Config `yaml:"verifier"`
 	// CloudController is asked whether a non-admin user may read a source.
@@ -71,6 +75,7 @@ type StoreConfig struct {
 
 // Defaults fills unset fields.
 func (c *Config) Defaults() {
+	c.RouteRegistrar.Defaults()
 	if c.Ingress.Listen == "" {
 		c.Ingress.Listen = "127.0.0.1:8082"
 	}
@@ -111,6 +116,7 @@ func (c *Config) Defaults() {
 // Validate reports every problem.
 func (c *Config) Validate() error {
 	var p config.Problems
+	p.Add("route_registrar", c.RouteRegistrar.Validate())
 	addEach(&p, "ingress", c.Ingress.Validate())
 	addEach(&p, "ops", c.Ops.Validate())
 	addEach(&p, "logging", c.Logging.Validate())

@@ -19,6 +19,7 @@ import (
 
 	"github.com/anvilpaas/anvil/internal/httpserver"
 	"github.com/anvilpaas/anvil/internal/ops"
+	"github.com/anvilpaas/anvil/internal/registrar"
 	"github.com/anvilpaas/anvil/internal/rpc"
 	"github.com/anvilpaas/anvil/internal/runner"
 	"github.com/anvilpaas/anvil/internal/tokenverify"
@@ -225,11 +226,15 @@ func (l *Loggregator) Run(ctx context.Context) error {
 		l.logger.Info("loggregator ready", "ingress", l.IngressAddr(), "api", l.APIAddr(), "ops", l.OpsAddr())
 		close(l.ready)
 	}()
-	err := runner.Group(ctx,
-		runner.Named{Name: "ops", Runner: l.ops},
-		runner.Named{Name: "ingress", Runner: l.rpc},
-		runner.Named{Name: "api", Runner: l.api},
-	)
+	units := []runner.Named{
+		{Name: "ops", Runner: l.ops},
+		{Name: "ingress", Runner: l.rpc},
+		{Name: "api", Runner: l.api},
+	}
+	if l.cfg.RouteRegistrar.Enabled() {
+		units = append(units, runner.Named{Name: "route_registrar", Runner: registrar.NewDaemon(l.cfg.RouteRegistrar, "log-cache", l.logger)})
+	}
+	err := runner.Group(ctx, units...)
 	if err != nil {
 		return fmt.Errorf("loggregator: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/anvilpaas/anvil/internal/logging"
 	"github.com/anvilpaas/anvil/internal/ops"
 	"github.com/anvilpaas/anvil/internal/pg"
+	"github.com/anvilpaas/anvil/internal/registrar"
 	"github.com/anvilpaas/anvil/uaa/internal/web"
 )
 
@@ -24,7 +25,10 @@ type Config struct {
 	LoginURL string         `yaml:"login_url"`
 	Ops      ops.Config     `yaml:"ops"`
 	Logging  logging.Config `yaml:"logging"`
-	Database pg.Config      `yaml:"database"`
+	// RouteRegistrar registers the daemon's routes with the gorouters
+	// over NATS (the production shape); without a NATS URL it is off.
+	RouteRegistrar registrar.DaemonConfig `yaml:"route_registrar"`
+	Database       pg.Config              `yaml:"database"`
 
 	// SigningKeys are the RSA keys tokens may be signed with; all are
 	// published at /token_keys. ActiveKeyID signs new tokens.
@@ -111,6 +115,7 @@ type BootstrapClient struct {
 
 // Defaults fills unset fields.
 func (c *Config) Defaults() {
+	c.RouteRegistrar.Defaults()
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:8081"
 	}
@@ -155,6 +160,7 @@ func (c *Config) Defaults() {
 // Validate reports every problem.
 func (c *Config) Validate() error {
 	var p config.Problems
+	p.Add("route_registrar", c.RouteRegistrar.Validate())
 	p.Require("listen", c.Listen)
 	switch c.SigningEngine {
 	case "", "auto", "openssl", "go":

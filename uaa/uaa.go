@@ -26,6 +26,7 @@ import (
 	"github.com/anvilpaas/anvil/internal/httpserver"
 	"github.com/anvilpaas/anvil/internal/ops"
 	"github.com/anvilpaas/anvil/internal/pg"
+	"github.com/anvilpaas/anvil/internal/registrar"
 	"github.com/anvilpaas/anvil/internal/runner"
 	"github.com/anvilpaas/anvil/internal/tokenverify"
 	"github.com/anvilpaas/anvil/uaa/internal/keys"
@@ -103,10 +104,14 @@ func New(cfg Config, logger *slog.Logger) (*UAA, error) {
 // Run serves until ctx is cancelled. The ops listener comes up first, so
 // that /healthz answers while the database is still being waited for.
 func (u *UAA) Run(ctx context.Context) error {
-	err := runner.Group(ctx,
-		runner.Named{Name: "ops", Runner: u.ops},
-		runner.Named{Name: "api", Runner: runner.Func(u.serve)},
-	)
+	units := []runner.Named{
+		{Name: "ops", Runner: u.ops},
+		{Name: "api", Runner: runner.Func(u.serve)},
+	}
+	if u.cfg.RouteRegistrar.Enabled() {
+		units = append(units, runner.Named{Name: "route_registrar", Runner: registrar.NewDaemon(u.cfg.RouteRegistrar, "uaa", u.logger)})
+	}
+	err := runner.Group(ctx, units...)
 	if err != nil {
 		return fmt.Errorf("uaa: %w", err)
 	}

@@ -87,5 +87,8 @@ func renderCloudController(env *Env) (any, error) {
 			"droplet_url_ttl": dropletURLTTL,
 		}
 	}
+	if rr := routeRegistrar(env, o.APIPort, "api"); rr != nil {
+		cfg["route_registrar"] = rr
+	}
 	return cfg, nil
 }

@@ -49,3 +49,24 @@ func renderGorouter(env *Env) (any, error) {
 	}
 	return cfg, nil
 }
+
+// routeRegistrar is the route_registrar section of a system daemon in the
+// production shape (a system domain): it registers hosts (names under the
+// system domain) for the daemon's plain HTTP port on loopback. Nil in the
+// dev shape, where clients reach the daemons directly.
+func routeRegistrar(env *Env, port int, hosts ...string) map[string]any {
+	o := env.Options()
+	if o.SystemDomain == "" || port == 0 {
+		return nil
+	}
+	uris := make([]string, len(hosts))
+	for i, h := range hosts {
+		uris[i] = h + "." + o.SystemDomain
+	}
+	return map[string]any{
+		"nats": map[string]any{"url": env.NATSURL()},
+		"host": "127.0.0.1",
+		"port": port,
+		"uris": uris,
+	}
+}

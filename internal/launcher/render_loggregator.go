@@ -22,7 +22,7 @@ func renderLoggregator(env *Env) (any, error) {
 		return nil, err
 	}
 	ep := env.Endpoints()
-	return map[string]any{
+	cfg := map[string]any{
 		"ingress": ingress,
 		"api":     map[string]any{"listen": env.Addr("loggregator", "http")},
 		"ops":     map[string]any{"listen": env.Addr("loggregator", "ops")},
@@ -32,7 +32,11 @@ func renderLoggregator(env *Env) (any, error) {
 			"issuer":  ep.UAA + "/oauth/token",
 		},
 		"cloud_controller": map[string]any{"url": "http://127.0.0.1:" + strconv.Itoa(env.Options().APIPort)},
-	}, nil
+	}
+	if rr := routeRegistrar(env, env.Port("loggregator", "http"), "log-cache"); rr != nil {
+		cfg["route_registrar"] = rr
+	}
+	return cfg, nil
 }
 
 // loggregatorClient is the "loggregator" section of a daemon that sends

@@ -39,7 +39,7 @@ func renderUAA(env *Env) (any, error) {
 	for _, g := range cfGroups {
 		groups = append(groups, map[string]string{"name": g})
 	}
-	return map[string]any{
+	cfg := map[string]any{
 		"listen":    env.Addr("uaa", "http"),
 		"url":       ep.UAA,
 		"login_url": ep.Login,
@@ -85,5 +85,9 @@ func renderUAA(env *Env) (any, error) {
 				},
 			},
 		},
-	}, nil
+	}
+	if rr := routeRegistrar(env, env.Port("uaa", "http"), "uaa", "login"); rr != nil {
+		cfg["route_registrar"] = rr
+	}
+	return cfg, nil
 }
