@@ -51,40 +51,8 @@ func (s *Server) patchAppEnvVars(w http.ResponseWriter, r *http.Request, a *Acto
 	if err != nil {
 		return err
 	}
-	var b struct {
-		Var map[string]json.RawMessage `json:"var"`
-	}
-	if err := decode(r, &b); err != nil {
-		return err
-	}
-	if b.Var == nil {
-		return apierr.Unprocessable("Var must be an object")
-	}
-	patch := make(map[string]*string, len(b.Var))
-	var p problems
-	for k, raw := range b.Var {
-		if msg := manifest.EnvKeyProblem(k); msg != "" {
-			p.add("Var %s", msg)
-			continue
-		}
-		raw = bytes.TrimSpace(raw)
-		switch {
-		case string(raw) == "null":
-			patch[k] = nil
-		case len(raw) > 0 && raw[0] == '"':
-			var v string
-			if err := json.Unmarshal(raw, &v); err != nil {
-				return apierr.MessageParseError(err.Error())
-			}
-			patch[k] = &v
-		case len(raw) > 0 && (raw[0] == '{' || raw[0] == '['):
-			p.add("Var Non-string value in environment variable for key '%s', value '%s'", k, raw)
-		default:
-			v := string(raw)
-			patch[k] = &v
-		}
-	}
-	if err := p.err(); err != nil {
+	patch, err := decodeEnvPatch(r)
+	if err != nil {
 		return err
 	}
 	if err := requireAppWrite(r.Context(), a, sp); err != nil {
@@ -219,4 +187,47 @@ func (s *Server) appURIs(r *http.Request, app string) ([]string, error) {
 		uris = append(uris, routeURL(rt))
 	}
 	return uris, nil
+}
+
+// decodeEnvPatch reads {"var":{…}} for an environment variable PATCH: a
+// string (or a number or boolean, kept as its JSON text) sets a key, null
+// deletes it; objects and arrays are refused with CF's text.
+func decodeEnvPatch(r *http.Request) (map[string]*string, error) {
+	var b struct {
+		Var map[string]json.RawMessage `json:"var"`
+	}
+	if err := decode(r, &b); err != nil {
+		return nil, err
+	}
+	if b.Var == nil {
+		return nil, apierr.Unprocessable("Var must be an object")
+	}
+	patch := make(map[string]*string, len(b.Var))
+	var p problems
+	for k, raw := range b.Var {
+		if msg := manifest.EnvKeyProblem(k); msg != "" {
+			p.add("Var %s", msg)
+			continue
+		}
+		raw = bytes.TrimSpace(raw)
+		switch {
+		case string(raw) == "null":
+			patch[k] = nil
+		case len(raw) > 0 && raw[0] == '"':
+			var v string
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return nil, apierr.MessageParseError(err.Error())
+			}
+			patch[k] = &v
+		case len(raw) > 0 && (raw[0] == '{' || raw[0] == '['):
+			p.add("Var Non-string value in environment variable for key '%s', value '%s'", k, raw)
+		default:
+			v := string(raw)
+			patch[k] = &v
+		}
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return patch, nil
 }

@@ -260,21 +260,8 @@ func (s *Server) spaceIncludes(ctx context.Context, l query.List, spaceGUIDs []s
 // visibleApp returns the app and its space if the caller reads it, else
 // 404 "App not found".
 func (s *Server) visibleApp(r *http.Request, a *Actor, guid string) (store.App, store.Space, error) {
-	app, err := s.store.GetApp(r.Context(), guid)
-	if errors.Is(err, store.ErrNotFound) {
-		return app, store.Space{}, apierr.NotFound("App")
-	}
-	if err != nil {
-		return app, store.Space{}, err
-	}
-	sp, err := s.visibleSpace(r, a, app.SpaceGUID)
-	if err != nil {
-		if e, _ := apierr.As(err); e.Status == http.StatusNotFound {
-			return app, sp, apierr.NotFound("App")
-		}
-		return app, sp, err
-	}
-	return app, sp, nil
+	v, err := s.store.GetApp(r.Context(), guid)
+	return inVisibleSpace(s, r, a, "App", v, err, func(v store.App) string { return v.SpaceGUID })
 }
 
 // requireSpaceRole fails with 403 unless the caller writes and is an admin

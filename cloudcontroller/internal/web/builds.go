@@ -128,21 +128,8 @@ func (s *Server) writeBuilds(w http.ResponseWriter, r *http.Request, a *Actor, s
 }
 
 func (s *Server) visibleBuild(r *http.Request, a *Actor, guid string) (store.Build, store.Space, error) {
-	b, err := s.store.GetBuild(r.Context(), guid)
-	if errors.Is(err, store.ErrNotFound) {
-		return b, store.Space{}, apierr.NotFound("Build")
-	}
-	if err != nil {
-		return b, store.Space{}, err
-	}
-	sp, err := s.visibleSpace(r, a, b.SpaceGUID)
-	if err != nil {
-		if e, _ := apierr.As(err); e.Status == http.StatusNotFound {
-			return b, sp, apierr.NotFound("Build")
-		}
-		return b, sp, err
-	}
-	return b, sp, nil
+	v, err := s.store.GetBuild(r.Context(), guid)
+	return inVisibleSpace(s, r, a, "Build", v, err, func(v store.Build) string { return v.SpaceGUID })
 }
 
 func (s *Server) getBuild(w http.ResponseWriter, r *http.Request, a *Actor) error {

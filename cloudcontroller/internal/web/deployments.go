@@ -131,21 +131,8 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, a *Acto
 }
 
 func (s *Server) visibleDeployment(r *http.Request, a *Actor) (store.Deployment, store.Space, error) {
-	d, err := s.store.GetDeployment(r.Context(), r.PathValue("guid"))
-	if errors.Is(err, store.ErrNotFound) {
-		return d, store.Space{}, apierr.NotFound("Deployment")
-	}
-	if err != nil {
-		return d, store.Space{}, err
-	}
-	sp, err := s.visibleSpace(r, a, d.SpaceGUID)
-	if err != nil {
-		if e, _ := apierr.As(err); e.Status == http.StatusNotFound {
-			return d, sp, apierr.NotFound("Deployment")
-		}
-		return d, sp, err
-	}
-	return d, sp, nil
+	v, err := s.store.GetDeployment(r.Context(), r.PathValue("guid"))
+	return inVisibleSpace(s, r, a, "Deployment", v, err, func(v store.Deployment) string { return v.SpaceGUID })
 }
 
 func (s *Server) getDeployment(w http.ResponseWriter, r *http.Request, a *Actor) error {

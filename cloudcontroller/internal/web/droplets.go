@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	apiblob "github.com/anvilpaas/anvil/api/blobstore"
-	"github.com/anvilpaas/anvil/cloudcontroller/internal/apierr"
 	"github.com/anvilpaas/anvil/cloudcontroller/internal/query"
 	"github.com/anvilpaas/anvil/cloudcontroller/internal/store"
 )
@@ -166,21 +165,8 @@ func (s *Server) writeDroplets(w http.ResponseWriter, r *http.Request, a *Actor,
 }
 
 func (s *Server) visibleDroplet(r *http.Request, a *Actor, guid string) (store.Droplet, store.Space, error) {
-	d, err := s.store.GetDroplet(r.Context(), guid)
-	if errors.Is(err, store.ErrNotFound) {
-		return d, store.Space{}, apierr.NotFound("Droplet")
-	}
-	if err != nil {
-		return d, store.Space{}, err
-	}
-	sp, err := s.visibleSpace(r, a, d.SpaceGUID)
-	if err != nil {
-		if e, _ := apierr.As(err); e.Status == http.StatusNotFound {
-			return d, sp, apierr.NotFound("Droplet")
-		}
-		return d, sp, err
-	}
-	return d, sp, nil
+	v, err := s.store.GetDroplet(r.Context(), guid)
+	return inVisibleSpace(s, r, a, "Droplet", v, err, func(v store.Droplet) string { return v.SpaceGUID })
 }
 
 // renderDroplet writes one droplet, hiding secrets from those who may

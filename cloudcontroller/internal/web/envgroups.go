@@ -1,14 +1,12 @@
 package web
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/anvilpaas/anvil/cloudcontroller/internal/apierr"
-	"github.com/anvilpaas/anvil/cloudcontroller/internal/manifest"
 	"github.com/anvilpaas/anvil/cloudcontroller/internal/store"
 )
 
@@ -64,40 +62,8 @@ func (s *Server) patchEnvGroup(w http.ResponseWriter, r *http.Request, a *Actor)
 	if err := requireAdmin(a); err != nil {
 		return err
 	}
-	var b struct {
-		Var map[string]json.RawMessage `json:"var"`
-	}
-	if err := decode(r, &b); err != nil {
-		return err
-	}
-	if b.Var == nil {
-		return apierr.Unprocessable("Var must be an object")
-	}
-	patch := make(map[string]*string, len(b.Var))
-	var p problems
-	for k, raw := range b.Var {
-		if msg := manifest.EnvKeyProblem(k); msg != "" {
-			p.add("Var %s", msg)
-			continue
-		}
-		raw = bytes.TrimSpace(raw)
-		switch {
-		case string(raw) == "null":
-			patch[k] = nil
-		case len(raw) > 0 && raw[0] == '"':
-			var v string
-			if err := json.Unmarshal(raw, &v); err != nil {
-				return apierr.MessageParseError(err.Error())
-			}
-			patch[k] = &v
-		case len(raw) > 0 && (raw[0] == '{' || raw[0] == '['):
-			p.add("Var Non-string value in environment variable for key '%s', value '%s'", k, raw)
-		default:
-			v := string(raw)
-			patch[k] = &v
-		}
-	}
-	if err := p.err(); err != nil {
+	patch, err := decodeEnvPatch(r)
+	if err != nil {
 		return err
 	}
 	cur, err := s.store.GetEnvGroup(r.Context(), name)

@@ -217,21 +217,8 @@ func (s *Server) writePackages(w http.ResponseWriter, r *http.Request, a *Actor,
 // visiblePackage returns the package and its space if the caller reads
 // it, else 404 Package not found.
 func (s *Server) visiblePackage(r *http.Request, a *Actor, guid string) (store.Package, store.Space, error) {
-	p, err := s.store.GetPackage(r.Context(), guid)
-	if errors.Is(err, store.ErrNotFound) {
-		return p, store.Space{}, apierr.NotFound("Package")
-	}
-	if err != nil {
-		return p, store.Space{}, err
-	}
-	sp, err := s.visibleSpace(r, a, p.SpaceGUID)
-	if err != nil {
-		if e, _ := apierr.As(err); e.Status == http.StatusNotFound {
-			return p, sp, apierr.NotFound("Package")
-		}
-		return p, sp, err
-	}
-	return p, sp, nil
+	v, err := s.store.GetPackage(r.Context(), guid)
+	return inVisibleSpace(s, r, a, "Package", v, err, func(v store.Package) string { return v.SpaceGUID })
 }
 
 func (s *Server) getPackage(w http.ResponseWriter, r *http.Request, a *Actor) error {

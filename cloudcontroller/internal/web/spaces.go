@@ -341,3 +341,23 @@ func (s *Server) updateSpaceFeature(w http.ResponseWriter, r *http.Request, a *A
 	}
 	return writeJSON(w, http.StatusOK, sshFeature(updated))
 }
+
+// inVisibleSpace finishes a lookup of a space-scoped resource: one that is
+// not found, or lives in a space the caller cannot see, is 404 "<name> not
+// found" (CF never says it exists).
+func inVisibleSpace[T any](s *Server, r *http.Request, a *Actor, name string, v T, err error, spaceGUID func(T) string) (T, store.Space, error) {
+	if errors.Is(err, store.ErrNotFound) {
+		return v, store.Space{}, apierr.NotFound(name)
+	}
+	if err != nil {
+		return v, store.Space{}, err
+	}
+	sp, err := s.visibleSpace(r, a, spaceGUID(v))
+	if err != nil {
+		if e, _ := apierr.As(err); e.Status == http.StatusNotFound {
+			return v, sp, apierr.NotFound(name)
+		}
+		return v, sp, err
+	}
+	return v, sp, nil
+}

@@ -212,21 +212,8 @@ func (s *Server) writeTasks(w http.ResponseWriter, r *http.Request, a *Actor, sp
 }
 
 func (s *Server) visibleTask(r *http.Request, a *Actor, guid string) (store.Task, store.Space, error) {
-	t, err := s.store.GetTask(r.Context(), guid)
-	if errors.Is(err, store.ErrNotFound) {
-		return t, store.Space{}, apierr.NotFound("Task")
-	}
-	if err != nil {
-		return t, store.Space{}, err
-	}
-	sp, err := s.visibleSpace(r, a, t.SpaceGUID)
-	if err != nil {
-		if e, _ := apierr.As(err); e.Status == http.StatusNotFound {
-			return t, sp, apierr.NotFound("Task")
-		}
-		return t, sp, err
-	}
-	return t, sp, nil
+	v, err := s.store.GetTask(r.Context(), guid)
+	return inVisibleSpace(s, r, a, "Task", v, err, func(v store.Task) string { return v.SpaceGUID })
 }
 
 func (s *Server) getTask(w http.ResponseWriter, r *http.Request, a *Actor) error {
