@@ -33,6 +33,11 @@ buildpacks: ## Build the system buildpack zips into bin/buildpacks/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(BIN)/buildpacks/.staticfile-server ./buildpacks/staticfile/server
 	$(GO) run ./diego/lifecycle/cmd/buildpackzip -dir buildpacks/binary -o $(BIN)/buildpacks/binary_buildpack.zip
 	$(GO) run ./diego/lifecycle/cmd/buildpackzip -dir buildpacks/staticfile -o $(BIN)/buildpacks/staticfile_buildpack.zip -add lib/staticfile-server=$(BIN)/buildpacks/.staticfile-server
+	$(GO) run ./buildpacks/go/cmd/gotoolchain -goroot "$$($(GO) env GOROOT)" -o $(BIN)/buildpacks/.go-toolchain.tar.gz
+	$(GO) run ./diego/lifecycle/cmd/buildpackzip -dir buildpacks/go -o $(BIN)/buildpacks/go_buildpack.zip -add lib/go.tar.gz=$(BIN)/buildpacks/.go-toolchain.tar.gz
+	$(GO) run ./diego/lifecycle/cmd/buildpackzip -dir buildpacks/nodejs -o $(BIN)/buildpacks/nodejs_buildpack.zip
+	$(GO) run ./diego/lifecycle/cmd/buildpackzip -dir buildpacks/python -o $(BIN)/buildpacks/python_buildpack.zip
+	$(GO) run ./diego/lifecycle/cmd/buildpackzip -dir buildpacks/ruby -o $(BIN)/buildpacks/ruby_buildpack.zip
 
 STACK_CACHE_DIR ?= /var/cache/anvil/stacks
 

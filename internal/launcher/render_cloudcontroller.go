@@ -77,6 +77,11 @@ func renderCloudController(env *Env) (any, error) {
 		if dir, err := filepath.Abs(filepath.Join(o.BinDir, "buildpacks")); err == nil {
 			if _, err := os.Stat(dir); err == nil {
 				staging["buildpacks_dir"] = dir
+				// Detection order, as Cloud Foundry ships them.
+				staging["default_buildpacks"] = []string{
+					"staticfile_buildpack", "ruby_buildpack", "nodejs_buildpack",
+					"go_buildpack", "python_buildpack", "binary_buildpack",
+				}
 			}
 		}
 		cfg["staging"] = staging

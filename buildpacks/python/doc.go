@@ -1,0 +1,3 @@
+// Package python holds the tests of python_buildpack, whose sources are the
+// shell scripts in bin/ and lib/.
+package python
