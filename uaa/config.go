@@ -49,6 +49,11 @@ type Config struct {
 	Lockout              Lockout       `yaml:"lockout"`
 	// MaxBodyBytes bounds request bodies.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// ClientCacheTTL is how long a client record read to issue or check a
+	// token is kept in memory (default 5s; negative turns the cache off).
+	// Changes made through this instance apply at once; another
+	// instance's within the TTL.
+	ClientCacheTTL time.Duration `yaml:"client_cache_ttl"`
 	// DefaultGroups are the groups every user created through SCIM joins,
 	// as UAA's scim.user.default_groups: without cloud_controller.read a
 	// new user's token could not use the Cloud Controller at all.
@@ -145,6 +150,9 @@ func (c *Config) Defaults() {
 	}
 	if c.Lockout.Period == 0 {
 		c.Lockout.Period = 5 * time.Minute
+	}
+	if c.ClientCacheTTL == 0 {
+		c.ClientCacheTTL = 5 * time.Second
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20

@@ -145,7 +145,7 @@ func (u *UAA) serve(ctx context.Context) error {
 		URL: cfg.URL, LoginURL: cfg.LoginURL, BcryptCost: cfg.BcryptCost,
 		AccessTokenValidity: cfg.AccessTokenValidity, RefreshTokenValidity: cfg.RefreshTokenValidity,
 		Lockout:      web.Lockout{AfterFailures: cfg.Lockout.AfterFailures, CountWithin: cfg.Lockout.CountWithin, Period: cfg.Lockout.Period},
-		MaxBodyBytes: cfg.MaxBodyBytes, DefaultGroups: cfg.DefaultGroups,
+		MaxBodyBytes: cfg.MaxBodyBytes, DefaultGroups: cfg.DefaultGroups, ClientCacheTTL: cfg.ClientCacheTTL,
 	}, web.Deps{Store: st, Keys: u.keys, Verifier: verifier, Logger: u.logger})
 	if err != nil {
 		return err

@@ -31,7 +31,7 @@ func (s *Server) bearer(r *http.Request) (*apiuaa.Claims, error) {
 // checkRevocation recomputes the token's rev_sig from the current user and
 // client.
 func (s *Server) checkRevocation(ctx context.Context, c *apiuaa.Claims) error {
-	client, err := s.store.GetClient(ctx, c.ClientID)
+	client, err := s.clients.get(ctx, s.store, c.ClientID)
 	if errors.Is(err, store.ErrNotFound) {
 		return errInvalidToken("Invalid token: client no longer exists")
 	}

@@ -23,7 +23,7 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request) (store
 	if id == "" {
 		return store.Client{}, errBadClientCredentials()
 	}
-	c, err := s.store.GetClient(ctx, id)
+	c, err := s.clients.get(ctx, s.store, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Client{}, errBadClientCredentials()
 	}

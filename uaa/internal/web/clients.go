@@ -200,6 +200,7 @@ func (s *Server) handleUpdateClient(w http.ResponseWriter, r *http.Request) {
 	}
 	c := b.toStore()
 	updated, err := s.store.UpdateClient(r.Context(), c)
+	s.clients.forget(id)
 	if err != nil {
 		s.fail(w, r, clientStoreError(err, id))
 		return
@@ -213,6 +214,7 @@ func (s *Server) handleDeleteClient(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	c, err := s.store.DeleteClient(r.Context(), id)
+	s.clients.forget(id)
 	if err != nil {
 		s.fail(w, r, clientStoreError(err, id))
 		return
@@ -260,7 +262,9 @@ func (s *Server) handleChangeClientSecret(w http.ResponseWriter, r *http.Request
 		s.internal(w, r, err)
 		return
 	}
-	if err := s.store.SetClientSecret(r.Context(), id, h); err != nil {
+	err = s.store.SetClientSecret(r.Context(), id, h)
+	s.clients.forget(id)
+	if err != nil {
 		s.fail(w, r, clientStoreError(err, id))
 		return
 	}

@@ -32,6 +32,9 @@ type Options struct {
 	MaxBodyBytes         int64
 	// DefaultGroups are joined by every user created through SCIM.
 	DefaultGroups []string
+	// ClientCacheTTL is how long a client record read for a token stays
+	// cached; 0 reads the database every time.
+	ClientCacheTTL time.Duration
 }
 
 // Lockout is the failed-login policy.
@@ -60,6 +63,7 @@ type Server struct {
 	logger  *slog.Logger
 	now     func() time.Time
 	secrets *secretCache
+	clients *clientCache
 	mux     *http.ServeMux
 	// dummyHash is compared against when a user does not exist, so that
 	// unknown and known users take the same time.
@@ -75,6 +79,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.clients = newClientCache(opts.ClientCacheTTL, s.now)
 	h, err := hashSecret("not a password", opts.BcryptCost)
 	if err != nil {
 		return nil, err
