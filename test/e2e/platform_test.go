@@ -131,7 +131,20 @@ func boot() (*platform, error) {
 	for _, z := range [][]string{
 		{"-dir", "buildpacks/binary", "-o", bin + "/buildpacks/binary_buildpack.zip"},
 		{"-dir", "buildpacks/staticfile", "-o", bin + "/buildpacks/staticfile_buildpack.zip", "-add", "lib/staticfile-server=" + bin + "/buildpacks/.staticfile-server"},
+		{"-dir", "buildpacks/go", "-o", bin + "/buildpacks/go_buildpack.zip", "-add", "lib/go.tar.gz=" + bin + "/buildpacks/.go-toolchain.tar.gz"},
 	} {
+		if z[1] == "buildpacks/go" {
+			// The Go toolchain the go_buildpack bundles: this machine's.
+			goroot, err := exec.Command("go", "env", "GOROOT").Output()
+			if err != nil {
+				return nil, fmt.Errorf("go env GOROOT: %w", err)
+			}
+			cmd := exec.Command("go", "run", "./buildpacks/go/cmd/gotoolchain", "-goroot", strings.TrimSpace(string(goroot)), "-o", bin+"/buildpacks/.go-toolchain.tar.gz")
+			cmd.Dir = root
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return nil, fmt.Errorf("pack the Go toolchain: %w\n%s", err, out)
+			}
+		}
 		cmd := exec.Command("go", append([]string{"run", "./diego/lifecycle/cmd/buildpackzip"}, z...)...)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -14,7 +14,8 @@ import (
 	"github.com/anvilpaas/anvil/test/e2e/cfv3"
 )
 
-// TestPush pushes a static site and a Go binary the way `cf push` does
+// TestPush pushes a static site, a Go binary and a Go app from source
+// (detected by the go_buildpack) the way `cf push` does
 // (apply_manifest, resource matching, package upload, build on a cell,
 // droplet, restart), then checks each answers through the gorouter, that
 // log-cache has its staging, app and router lines, and that scaling to 3
@@ -65,6 +66,26 @@ func main() {
 		t.Fatalf("build the app: %v\n%s", err, out)
 	}
 
+	// A Go web app from source, for the go_buildpack to detect and compile
+	// (no -b): its module name is its binary's name.
+	goApp := t.TempDir()
+	writeFile(t, goApp, "go.mod", "module example.com/hello\n\ngo 1.26\n")
+	writeFile(t, goApp, "main.go", `package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+)
+
+func main() {
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "hello from go") })
+	if err := http.ListenAndServe(":"+os.Getenv("PORT"), nil); err != nil {
+		os.Exit(1)
+	}
+}
+`)
+
 	manifest := `applications:
 - name: site
   buildpacks: [staticfile_buildpack]
@@ -75,6 +96,9 @@ func main() {
   command: ./server
   memory: 64M
   default-route: true
+- name: goapp
+  memory: 256M
+  default-route: true
 `
 	if err := cf.ApplyManifest(ctx, space, manifest); err != nil {
 		t.Fatalf("apply_manifest: %v", err)
@@ -82,6 +106,7 @@ func main() {
 	for _, app := range []struct{ name, dir, want string }{
 		{"site", site, "<h1>static e2e</h1>\n"},
 		{"bin", binApp, "instance 0"},
+		{"goapp", goApp, "hello from go"},
 	} {
 		guid, err := cf.AppGUID(ctx, space, app.name)
 		if err != nil {
