@@ -6,17 +6,18 @@ import (
 
 	"github.com/anvilpaas/anvil/internal/config"
 	"github.com/anvilpaas/anvil/internal/logging"
+	"github.com/anvilpaas/anvil/internal/natsconn"
 	"github.com/anvilpaas/anvil/internal/ops"
 	"github.com/anvilpaas/anvil/internal/rpc"
 )
 
 // Config is the route_emitter daemon's configuration file.
 type Config struct {
-	Ops     ops.Config     `yaml:"ops"`
-	Logging logging.Config `yaml:"logging"`
-	BBS     BBSConfig      `yaml:"bbs"`
-	NATS    NATSConfig     `yaml:"nats"`
-	Emit    EmitConfig     `yaml:"emit"`
+	Ops     ops.Config          `yaml:"ops"`
+	Logging logging.Config      `yaml:"logging"`
+	BBS     BBSConfig           `yaml:"bbs"`
+	NATS    natsconn.FileConfig `yaml:"nats"`
+	Emit    EmitConfig          `yaml:"emit"`
 }
 
 // BBSConfig is how to reach the BBS, whose events and listings feed the
@@ -36,15 +37,6 @@ type BBSConfig struct {
 	// even a heartbeat (the BBS sends one every 30s), for this long, and
 	// resumes it (default 90s).
 	EventIdleTimeout time.Duration `yaml:"event_idle_timeout"`
-}
-
-// NATSConfig is how to reach the NATS servers the routers listen on.
-type NATSConfig struct {
-	// URL is one server URL or several separated by commas
-	// ("nats://10.0.0.1:4222,nats://10.0.0.2:4222").
-	URL      string `yaml:"url"`
-	User     string `yaml:"user"`
-	Password string `yaml:"password"`
 }
 
 // EmitConfig tunes the registrations.
@@ -101,7 +93,7 @@ func (c *Config) Validate() error {
 	if c.BBS.EventIdleTimeout < 0 {
 		p.Addf("bbs.event_idle_timeout must not be negative")
 	}
-	p.Require("nats.url", c.NATS.URL)
+	p.Add("nats", c.NATS.Validate())
 	if c.Emit.RegisterInterval <= 0 {
 		p.Addf("emit.register_interval must be positive")
 	}

@@ -41,7 +41,7 @@ nats:
 		yaml string
 		want []string
 	}{
-		{"empty", ``, []string{"nats.url is required", "bbs:"}},
+		{"empty", ``, []string{"nats: url is required", "bbs:"}},
 		{"bad values", good + `
 emit:
   register_interval: -1s

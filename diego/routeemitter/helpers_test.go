@@ -283,7 +283,7 @@ func serveFakeBBS(t testing.TB, certs testenv.Certs, f *fakeBBS) string {
 func testConfig(certs testenv.Certs, bbsAddr, natsURL string) Config {
 	cfg := Config{
 		BBS:  BBSConfig{ClientConfig: rpc.ClientConfig{Addresses: []string{bbsAddr}, CertFile: certs.CertFile, KeyFile: certs.KeyFile, CAFile: certs.CAFile}},
-		NATS: NATSConfig{URL: natsURL},
+		NATS: natsconn.FileConfig{URL: natsURL},
 		Emit: EmitConfig{RegisterInterval: time.Hour, SyncInterval: -1},
 	}
 	cfg.Ops.Listen = "127.0.0.1:0"

@@ -138,9 +138,11 @@ func (e *Emitter) Run(ctx context.Context) error {
 // emit connects to NATS and the BBS and runs the registrar and the
 // watcher.
 func (e *Emitter) emit(ctx context.Context) error {
-	nc, err := natsconn.Connect(ctx, natsconn.Config{
-		URL: e.cfg.NATS.URL, Name: "route_emitter", User: e.cfg.NATS.User, Password: e.cfg.NATS.Password,
-	}, e.logger)
+	ncfg, err := e.cfg.NATS.Config("route_emitter")
+	if err != nil {
+		return err
+	}
+	nc, err := natsconn.Connect(ctx, ncfg, e.logger)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil

@@ -103,7 +103,7 @@ func startPlatform(t *testing.T) *platform {
 
 	cfg := routeemitter.Config{
 		BBS:  routeemitter.BBSConfig{ClientConfig: rpc.ClientConfig{Addresses: p.bbsAddrs, CertFile: p.certs.CertFile, KeyFile: p.certs.KeyFile, CAFile: p.certs.CAFile}},
-		NATS: routeemitter.NATSConfig{URL: nats.ClientURL()},
+		NATS: natsconn.FileConfig{URL: nats.ClientURL()},
 		Emit: routeemitter.EmitConfig{RegisterInterval: time.Hour, SyncInterval: -1},
 	}
 	cfg.Ops.Listen = "127.0.0.1:0"
