@@ -19,7 +19,9 @@ import (
 // (apply_manifest, resource matching, package upload, build on a cell,
 // droplet, restart), then checks each answers through the gorouter, that
 // log-cache has its staging, app and router lines, and that scaling to 3
-// gives 3 instances that answer.
+// gives 3 instances that answer. Log-cache must hold each app's staging
+// (STG), app (APP/PROC/WEB), router (RTR), cell (CELL) and Cloud Controller
+// (API) lines.
 func TestPush(t *testing.T) {
 	p := start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -135,7 +137,7 @@ func main() {
 			if err != nil {
 				return err
 			}
-			for _, want := range []string{"STG", "APP/PROC/WEB", "RTR", "CELL"} {
+			for _, want := range []string{"STG", "APP/PROC/WEB", "RTR", "CELL", "API"} {
 				if kinds[want] == 0 {
 					return fmt.Errorf("%s: no %s lines in log-cache yet (%v)", app.name, want, kinds)
 				}

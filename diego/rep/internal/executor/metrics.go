@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -124,6 +125,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.starting, prometheus.GaugeValue, float64(starting))
 }
 
+// metricsCallTimeout bounds the runtime's answer for one container's usage.
+const metricsCallTimeout = 5 * time.Second
+
 // reportMetrics sends every container's usage to the metric sink.
 func (e *Executor) reportMetrics(ctx context.Context) {
 	e.mu.Lock()
@@ -135,8 +139,13 @@ func (e *Executor) reportMetrics(ctx context.Context) {
 	}
 	e.mu.Unlock()
 	for _, inst := range insts {
-		u, err := e.rt.Metrics(ctx, inst.guid)
+		// One container whose runtime does not answer must not hold up
+		// the others' reports.
+		mctx, cancel := context.WithTimeout(ctx, metricsCallTimeout)
+		u, err := e.rt.Metrics(mctx, inst.guid)
+		cancel()
 		if err != nil {
+			e.logger.Debug("no metrics for container", "container", inst.guid, "err", err)
 			continue // gone meanwhile, or the runtime cannot tell
 		}
 		e.mu.Lock()
