@@ -12,10 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/anvilpaas/anvil/internal/pgserver"
@@ -163,7 +165,29 @@ func randomString(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func freePort() (int, error) {
+func freePort() (int, error) { return FreePort() }
+
+// FreePort returns a loopback port that is free now and lies below the
+// kernel's ephemeral port range. A daemon binds its port some time after
+// it was chosen, and ports in that range are also handed out as the local
+// ports of outgoing connections, which could take it meanwhile.
+func FreePort() (int, error) {
+	low := 32768
+	if data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(data)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil && v > 2048 {
+				low = v
+			}
+		}
+	}
+	lo := max(low-12000, 1024)
+	for range 1000 {
+		port := lo + mrand.IntN(low-lo)
+		if portFree(port) {
+			return port, nil
+		}
+	}
+	// Crowded below the range: let the kernel pick.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -59,7 +58,11 @@ func TestMain(m *testing.M) {
 		}
 	}
 	if shared.build != "" {
-		os.RemoveAll(shared.build)
+		if code == 0 {
+			os.RemoveAll(shared.build)
+		} else {
+			fmt.Fprintf(os.Stderr, "e2e: kept %s (daemon logs in state/logs)\n", shared.build)
+		}
 	}
 	os.Exit(code)
 }
@@ -225,14 +228,14 @@ func repoRoot() (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// freePort returns a loopback port that was free a moment ago.
+// freePort returns a port for the platform, below the ephemeral range
+// (launcher.FreePort): the tests running beside it open many connections.
 func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := launcher.FreePort()
 	if err != nil {
 		panic(fmt.Sprintf("e2e: no free port: %v", err))
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 type syncWriter struct {
