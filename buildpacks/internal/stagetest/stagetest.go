@@ -35,7 +35,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -190,41 +189,9 @@ func Stage(t testing.TB, s lt.Stage) lt.Staged {
 	return out
 }
 
-// Running is an app the launcher started in the stack.
-type Running struct {
-	URL string
-	mu  sync.Mutex
-	out []byte
-}
-
-// Output is what the app has printed so far.
-func (r *Running) Output() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return string(r.out)
-}
-
-func (r *Running) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.out = append(r.out, p...)
-	return len(p), nil
-}
-
-// Get fetches path from the app and returns the status and body.
-func (r *Running) Get(t testing.TB, path string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(r.URL + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(body)
-}
+// Running is an app the launcher started in the stack: its URL, output
+// and Get, as in lifecycletest.
+type Running = lt.Running
 
 // Launch extracts droplet at /home/vcap in the stack and starts its web
 // process (startCommand empty) or startCommand with the launcher as vcap on a free

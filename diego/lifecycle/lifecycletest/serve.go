@@ -37,6 +37,21 @@ func (r *Running) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Get fetches path from the app and returns the status and body.
+func (r *Running) Get(t testing.TB, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(r.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
+}
+
 // Launch starts the droplet's web process (command empty) or command with
 // the launcher on a free port, waits until it answers HTTP, and stops it
 // when the test ends.
